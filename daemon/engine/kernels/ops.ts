@@ -1,0 +1,131 @@
+/**
+ * Small toolkit for writing wasm-backend kernels by composing the backend's own
+ * (XNNPACK-backed) kernels: every intermediate is tracked and released at the end, and
+ * the heap can be viewed directly for the parts written in JS or in our own wasm.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DataId, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+
+/** The parts of the tfjs wasm backend (`BackendWasm`) these kernels use. */
+export interface WasmBackendLike {
+  dataIdMap: {
+    get(dataId: DataId): { id: number; memoryOffset: number; shape: number[]; dtype: string; refCount: number };
+    has(dataId: DataId): boolean;
+  };
+  makeOutput(shape: number[], dtype: 'float32' | 'int32' | 'bool'): TensorInfo;
+  disposeData(dataId: DataId, force?: boolean): boolean;
+  incRef(dataId: DataId): void;
+  wasm: { HEAPU8: Uint8Array; HEAPF32: Float32Array; asm?: { memory?: { buffer: ArrayBuffer } } };
+}
+
+export type Pads = { top: number; bottom: number; left: number; right: number };
+
+/** Kernels of the wasm backend that were replaced by ours, kept to fall back on. */
+export const originalWasmKernels = new Map<string, KernelConfig>();
+const setUp = new WeakSet<object>();
+
+/** The backend's own kernel `name` (set up for `backend` if it was replaced before init). */
+export function originalKernelFunc(name: string, backend: WasmBackendLike): KernelFunc | undefined {
+  const config = originalWasmKernels.get(name);
+  if (!config) return undefined;
+  if (config.setupFunc && !setUp.has(config)) {
+    config.setupFunc(backend as never);
+    setUp.add(config);
+  }
+  return config.kernelFunc;
+}
+
+function kernelFuncFor(name: string, backend: WasmBackendLike): KernelFunc {
+  const original = originalKernelFunc(name, backend);
+  if (original) return original;
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`wasm backend has no ${name} kernel`);
+  return k.kernelFunc;
+}
+
+/** Runs backend kernels and frees every intermediate on `dispose()` except those kept. */
+export class Composer {
+  private readonly temps: TensorInfo[] = [];
+
+  constructor(readonly backend: WasmBackendLike) {}
+
+  run(name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+    const out = kernelFuncFor(name, this.backend)({ inputs, backend: this.backend as never, attrs });
+    if (Array.isArray(out)) throw new Error(`${name}: expected one output`);
+    this.temps.push(out);
+    return out;
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  transpose(x: TensorInfo, perm: number[]): TensorInfo {
+    return this.run('Transpose', { x }, { perm });
+  }
+
+  /** a [M, K] · b [K, N] with no transposes and no batch: the XNNPACK fully-connected path. */
+  matmul(a: TensorInfo, b: TensorInfo): TensorInfo {
+    const [m, k] = a.shape as [number, number];
+    const n = b.shape[1] as number;
+    const a3 = this.reshape(a, [1, m, k]);
+    const b3 = this.reshape(b, [1, k, n]);
+    const out = this.run('BatchMatMul', { a: a3, b: b3 }, { transposeA: false, transposeB: false });
+    return this.reshape(out, [m, n]);
+  }
+
+  pad(x: TensorInfo, paddings: [number, number][]): TensorInfo {
+    if (paddings.every(([a, b]) => a === 0 && b === 0)) return x;
+    return this.run('PadV2', { x }, { paddings, constantValue: 0 });
+  }
+
+  stridedSlice(x: TensorInfo, begin: number[], end: number[], strides: number[]): TensorInfo {
+    return this.run('StridedSlice', { x }, {
+      begin, end, strides, beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+    });
+  }
+
+  slice(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+    if (size.every((s, i) => s === x.shape[i]) && begin.every((b) => b === 0)) return x;
+    return this.run('Slice', { x }, { begin, size });
+  }
+
+  /** Inserts (s-1) zeros between rows and columns of an NHWC tensor, then keeps `lenH`×`lenW` of it. */
+  dilateSpatial(x: TensorInfo, sh: number, sw: number, lenH: number, lenW: number): TensorInfo {
+    if (sh === 1 && sw === 1) return this.slice(x, [0, 0, 0, 0], [x.shape[0]!, lenH, lenW, x.shape[3]!]);
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    const x6 = this.reshape(x, [n, h, 1, w, 1, c]);
+    const p = this.pad(x6, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+    const d = this.reshape(p, [n, h * sh, w * sw, c]);
+    return this.slice(d, [0, 0, 0, 0], [n, lenH, lenW, c]);
+  }
+
+  /** Stops tracking `t` so that it survives `dispose()`; returns it. */
+  keep(t: TensorInfo): TensorInfo {
+    const i = this.temps.lastIndexOf(t);
+    if (i >= 0) this.temps.splice(i, 1);
+    else this.backend.incRef(t.dataId); // an input passed straight through
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.temps) this.backend.disposeData(t.dataId);
+    this.temps.length = 0;
+  }
+}
+
+/** Runs `f` with a fresh composer; whatever `f` returns is kept, the rest freed. */
+export function compose(backend: WasmBackendLike, f: (c: Composer) => TensorInfo): TensorInfo {
+  const c = new Composer(backend);
+  try {
+    return c.keep(f(c));
+  } finally {
+    c.dispose();
+  }
+}
+
+export function pair(v: number | [number, number] | number[] | undefined, fallback = 1): [number, number] {
+  if (v == null) return [fallback, fallback];
+  if (typeof v === 'number') return [v, v];
+  return [v[0] ?? fallback, v[1] ?? v[0] ?? fallback];
+}
