@@ -237,7 +237,7 @@ describe('end to end: gradients of a small conv net on wasm equal those on cpu',
           h = tf.relu6(tf.depthwiseConv2d(h, dw as tf.Tensor4D, 2, 'same'));
           h = tf.conv2d(h, pw as tf.Tensor4D, 1, 'same');
           const { mean, variance } = tf.moments(h, [0, 1, 2]);
-          h = tf.relu6(tf.batchNorm(h, mean, variance, beta as tf.Tensor1D, gamma as tf.Tensor1D, 1e-3));
+          h = tf.relu6(tf.batchNorm4d(h, mean as tf.Tensor1D, variance as tf.Tensor1D, beta as tf.Tensor1D, gamma as tf.Tensor1D, 1e-3));
           const logits = tf.matMul(tf.mean(h, [1, 2]) as tf.Tensor2D, dense as tf.Tensor2D);
           return tf.losses.softmaxCrossEntropy(y, logits);
         };
