@@ -1,0 +1,350 @@
+/**
+ * The `teddy` command: starts the daemon, and speaks the same protocol as the
+ * extension for everything else.
+ *
+ * Exit codes scripts can rely on: 0 done; 1 the daemon refused or the job failed;
+ * 2 usage error; 3 the daemon is not running; 4 wrong token; 130 interrupted.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import cliProgress from 'cli-progress';
+import WebSocket from 'ws';
+import { ConnectionClosedError, ProtocolError, TeddyClient, type SocketLike } from '../shared/client.ts';
+import { MAX_URLS_PER_ADD, type Job } from '../shared/protocol.ts';
+import { applyDownloadEnv, buildConfig, EXTENSION_ID, resolveDataDir, resolvePort } from './config.ts';
+import { RUNTIME_FILE, startDaemon } from './daemon.ts';
+import { readToken } from './token.ts';
+import { DAEMON_VERSION } from './version.ts';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, notRunning: 3, unauthorized: 4, interrupted: 130 } as const;
+
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+interface GlobalOptions {
+  dataDir?: string;
+  port?: string;
+  dataset: string;
+}
+
+function daemonAddress(opts: GlobalOptions): { port: number; dataDir: string } {
+  const dataDir = resolveDataDir(opts.dataDir);
+  if (opts.port !== undefined || process.env.TEDDY_PORT) return { port: resolvePort(opts.port), dataDir };
+  try {
+    const runtime = JSON.parse(readFileSync(join(dataDir, RUNTIME_FILE), 'utf8')) as { port: number };
+    return { port: runtime.port, dataDir };
+  } catch {
+    return { port: resolvePort(undefined), dataDir };
+  }
+}
+
+async function connect(opts: GlobalOptions): Promise<TeddyClient> {
+  const { port, dataDir } = daemonAddress(opts);
+  const token = process.env.TEDDY_TOKEN ?? readToken(dataDir);
+  if (!token) throw new CliError(`no token found in ${dataDir}: start the daemon with \`teddy start\` first`, EXIT.notRunning);
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+  try {
+    // ws implements the browser's WebSocket API that the shared client is written against.
+    return await TeddyClient.connect(socket as unknown as SocketLike, token, { name: 'teddy-cli', version: DAEMON_VERSION });
+  } catch (err) {
+    if (err instanceof ProtocolError && err.code === 'unauthorized') throw new CliError(err.message, EXIT.unauthorized);
+    if (err instanceof ProtocolError) throw new CliError(err.message, EXIT.failed);
+    throw new CliError(`the daemon is not running on 127.0.0.1:${port}: start it with \`teddy start\``, EXIT.notRunning);
+  }
+}
+
+async function withClient<T>(opts: GlobalOptions, fn: (client: TeddyClient) => Promise<T>): Promise<T> {
+  const client = await connect(opts);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+async function ensureDataset(client: TeddyClient, name: string): Promise<void> {
+  await client.request('dataset.create', { name });
+}
+
+/** Follows a job to its end with a progress bar (on a terminal) and returns how it ended. */
+async function followJob(client: TeddyClient, started: Job, label: string): Promise<Job> {
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+        { format: `${label} [{bar}] {value}/{total} ok {ok} failed {failed}`, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(Math.max(1, started.progress.total), 0, { ok: 0, failed: 0 });
+  const finished = await new Promise<Job>((resolveJob) => {
+    let done = false;
+    const finish = (job: Job): void => {
+      if (done) return;
+      done = true;
+      off();
+      clearInterval(poll);
+      resolveJob(job);
+    };
+    const off = client.onEvent((event) => {
+      if (event.kind === 'image.failed' && event.jobId === started.id && !bar) {
+        process.stderr.write(`  failed: ${event.url} — ${event.reason}${event.detail ? `: ${event.detail}` : ''}\n`);
+      }
+      if ((event.kind === 'job.progress' || event.kind === 'job.finished') && event.job.id === started.id) {
+        bar?.setTotal(Math.max(1, event.job.progress.total));
+        bar?.update(event.job.progress.done, { ok: event.job.progress.ok, failed: event.job.progress.failed });
+        if (event.kind === 'job.finished') finish(event.job);
+      }
+    });
+    // The job may have finished before the subscription saw it; ask now and then.
+    const poll = setInterval(() => {
+      client
+        .request('job.get', { jobId: started.id })
+        .then(({ job }) => {
+          if (!['queued', 'running'].includes(job.state)) finish(job);
+        })
+        .catch(() => {});
+    }, 1000);
+  });
+  bar?.stop();
+  const p = finished.progress;
+  console.log(`${label}: ${finished.state} — ${p.done}/${p.total} processed, ${p.ok} ok, ${p.failed} failed${finished.error ? ` (${finished.error})` : ''}`);
+  return finished;
+}
+
+function jobExitCode(job: Job): number {
+  return job.state === 'done' ? EXIT.ok : EXIT.failed;
+}
+
+function readUrlFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${(err as Error).message}`, EXIT.usage);
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('teddy')
+    .description('Teddy: build, clean and use an image classifier from web images')
+    .version(DAEMON_VERSION)
+    .option('--data-dir <dir>', 'data directory (default: $TEDDY_DATA_DIR or $XDG_DATA_HOME/teddy)')
+    .option('--port <port>', 'daemon port (default: $TEDDY_PORT or the running daemon’s)')
+    .option('-d, --dataset <name>', 'dataset to work on', 'default')
+    .showHelpAfterError();
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  program
+    .command('start')
+    .description('run the daemon in the foreground (Ctrl-C stops it)')
+    .option('--allow-private-addresses', 'let downloads reach loopback and private networks (for local testing)')
+    .action(async (opts: { allowPrivateAddresses?: boolean }) => {
+      const g = globals();
+      const config = applyDownloadEnv(
+        buildConfig({ ...(g.dataDir ? { dataDir: g.dataDir } : {}), ...(g.port ? { port: g.port } : {}), ...(opts.allowPrivateAddresses ? { allowPrivate: true } : {}) }),
+      );
+      const daemon = await startDaemon(config, (m) => console.error(`[teddy] ${m}`));
+      console.log(`Teddy daemon ${DAEMON_VERSION} listening on ws://127.0.0.1:${daemon.port}`);
+      console.log(`Data directory: ${daemon.dataDir}`);
+      console.log(`Pairing token:  ${daemon.token}   (also: teddy token)`);
+      console.log(`Extension ID:   ${EXTENSION_ID}`);
+      await new Promise<void>((resolveStop) => {
+        const stop = (): void => {
+          console.error('[teddy] stopping…');
+          void daemon.stop().then(resolveStop);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  program
+    .command('token')
+    .description('print the pairing token (the extension’s options page asks for it)')
+    .action(() => {
+      const dataDir = resolveDataDir(globals().dataDir);
+      const token = readToken(dataDir);
+      if (!token) throw new CliError(`no token yet in ${dataDir}: run \`teddy start\` once`, EXIT.notRunning);
+      console.log(token);
+    });
+
+  program
+    .command('status')
+    .description('show whether the daemon runs, and its jobs')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withClient(globals(), async (client) => {
+        const status = await client.request('status', {});
+        if (opts.json) return console.log(JSON.stringify(status, null, 2));
+        console.log(`daemon ${status.daemonVersion} (protocol ${status.protocolVersion}), pid ${status.pid}, up ${status.uptimeSeconds}s`);
+        console.log(`data directory ${status.dataDir}; ${status.clients} client(s) connected`);
+        for (const job of status.activeJobs) console.log(`job #${job.id} ${job.kind} on ${job.dataset}: ${job.progress.done}/${job.progress.total}`);
+        if (!status.activeJobs.length) console.log('no job running');
+      });
+    });
+
+  program
+    .command('add')
+    .description('add image URLs from a text file (one per line, like urls_black.txt) under a class')
+    .requiredOption('-c, --class <name>', 'class the images belong to')
+    .option('--source-page <url>', 'page the URLs were collected from')
+    .argument('<file>', 'text file of URLs')
+    .action(async (file: string, opts: { class: string; sourcePage?: string }) => {
+      const urls = readUrlFile(file);
+      if (!urls.length) throw new CliError(`${file} holds no URL`, EXIT.usage);
+      await withClient(globals(), async (client) => {
+        const dataset = globals().dataset;
+        await ensureDataset(client, dataset);
+        let added = 0;
+        let duplicates = 0;
+        const rejected: { url: string; reason: string }[] = [];
+        for (let i = 0; i < urls.length; i += MAX_URLS_PER_ADD) {
+          const items = urls.slice(i, i + MAX_URLS_PER_ADD).map((url) => ({ url, className: opts.class, sourcePage: opts.sourcePage ?? null }));
+          const result = await client.request('urls.add', { dataset, items });
+          added += result.added;
+          duplicates += result.duplicates;
+          rejected.push(...result.rejected);
+        }
+        for (const r of rejected) console.error(`  rejected: ${r.url} — ${r.reason}`);
+        console.log(`added ${added} URL(s) to "${opts.class}" in dataset "${dataset}"; ${duplicates} already there; ${rejected.length} rejected`);
+      });
+    });
+
+  const jobCommand = (name: 'download' | 'verify', description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .option('--retry-failed', 'also retry URLs that failed before (download only)')
+      .action(async (opts: { retryFailed?: boolean }) => {
+        await withClient(globals(), async (client) => {
+          const dataset = globals().dataset;
+          const { job } =
+            name === 'download'
+              ? await client.request('job.download', { dataset, retryFailed: opts.retryFailed ?? false })
+              : await client.request('job.verify', { dataset });
+          setExit(jobExitCode(await followJob(client, job, name)));
+        });
+      });
+  jobCommand('download', 'download and verify the pending URLs of the dataset');
+  jobCommand('verify', 'decode every stored image again; what fails goes to the trash (restorable)');
+
+  program
+    .command('stats')
+    .description('counts per class and split, failures by reason, near-duplicates')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withClient(globals(), async (client) => {
+        const stats = await client.request('dataset.stats', { dataset: globals().dataset });
+        if (opts.json) return console.log(JSON.stringify(stats, null, 2));
+        console.log(`dataset ${stats.dataset}`);
+        console.log(['class', 'train', 'valid', 'pending', 'failed', 'trashed'].map((h) => h.padEnd(12)).join(''));
+        for (const c of stats.classes) {
+          console.log([c.name, c.train, c.valid, c.pending, c.failed, c.trashed].map((v) => String(v).padEnd(12)).join(''));
+        }
+        const failures = Object.entries(stats.byFailure);
+        if (failures.length) console.log(`failures: ${failures.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        if (stats.duplicateGroups.length) console.log(`near-duplicate groups: ${stats.duplicateGroups.map((g) => g.join('+')).join(', ')}`);
+      });
+    });
+
+  program
+    .command('failures')
+    .description('list the URLs that failed, with their reasons')
+    .action(async () => {
+      await withClient(globals(), async (client) => {
+        const dataset = globals().dataset;
+        for (const status of ['failed', 'duplicate', 'trashed'] as const) {
+          for (let offset = 0; ; offset += 1000) {
+            const page = await client.request('images.list', { dataset, status, limit: 1000, offset });
+            for (const i of page.images) console.log(`${i.id}\t${status}\t${i.failureReason ?? ''}\t${i.url}\t${i.failureDetail ?? ''}`);
+            if (offset + 1000 >= page.total) break;
+          }
+        }
+      });
+    });
+
+  program
+    .command('import')
+    .description('import a fastai folder-layout dataset (DIR/<class>/*.jpg, or DIR/cleaned.csv)')
+    .argument('<dir>')
+    .action(async (dir: string) => {
+      await withClient(globals(), async (client) => {
+        const dataset = globals().dataset;
+        await ensureDataset(client, dataset);
+        const { job } = await client.request('job.import', { dataset, dir: resolve(dir) });
+        setExit(jobExitCode(await followJob(client, job, 'import')));
+      });
+    });
+
+  program
+    .command('export')
+    .description('export the dataset as DIR/<class>/*.jpg plus DIR/cleaned.csv (name,label)')
+    .argument('<dir>')
+    .action(async (dir: string) => {
+      await withClient(globals(), async (client) => {
+        const { job } = await client.request('job.export', { dataset: globals().dataset, dir: resolve(dir) });
+        setExit(jobExitCode(await followJob(client, job, 'export')));
+      });
+    });
+
+  program
+    .command('trash')
+    .description('move images to the trash by id')
+    .argument('<ids...>')
+    .action(async (ids: string[]) => {
+      await withClient(globals(), async (client) => {
+        const result = await client.request('images.trash', { dataset: globals().dataset, ids: ids.map(Number) });
+        console.log(`trashed ${result.trashed}`);
+      });
+    });
+
+  program
+    .command('restore')
+    .description('bring images back from the trash by id')
+    .argument('<ids...>')
+    .action(async (ids: string[]) => {
+      await withClient(globals(), async (client) => {
+        const result = await client.request('images.restore', { dataset: globals().dataset, ids: ids.map(Number) });
+        console.log(`restored ${result.restored}`);
+      });
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram((code) => (exitCode = code));
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof CliError) {
+      console.error(`teddy: ${err.message}`);
+      return err.exitCode;
+    }
+    if (err instanceof ProtocolError) {
+      console.error(`teddy: ${err.message}`);
+      return err.code === 'unauthorized' ? EXIT.unauthorized : err.code === 'invalid_params' ? EXIT.usage : EXIT.failed;
+    }
+    if (err instanceof ConnectionClosedError) {
+      console.error(`teddy: ${err.message}`);
+      return EXIT.notRunning;
+    }
+    console.error(`teddy: ${(err as Error).stack ?? String(err)}`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Starts the daemon: data directory, token, store (with recovery from a killed
+ * predecessor), job runner and websocket server.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DaemonConfig } from './config.ts';
+import { startServer } from './server.ts';
+import { JobRunner } from './services/jobRunner.ts';
+import { FileStore } from './store/files.ts';
+import { Store } from './store/store.ts';
+import { ensureToken } from './token.ts';
+
+export const RUNTIME_FILE = 'daemon.json';
+
+export interface RunningDaemon {
+  port: number;
+  token: string;
+  dataDir: string;
+  store: Store;
+  jobs: JobRunner;
+  recovered: { interruptedJobs: number[]; orphanFiles: number; tempFiles: number };
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: DaemonConfig, log: (message: string) => void = () => {}): Promise<RunningDaemon> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const token = ensureToken(config.dataDir);
+  const store = new Store(join(config.dataDir, 'teddy.db'));
+  const files = new FileStore(config.dataDir);
+
+  // Whatever a killed daemon left half-done is settled before anything new starts.
+  const interrupted = store.markInterruptedJobs();
+  const swept = files.sweep(store.referencedFiles());
+  if (interrupted.length) log(`jobs interrupted by the last stop: ${interrupted.map((j) => `#${j.id} ${j.kind}`).join(', ')}`);
+  if (swept.orphans.length || swept.tempFiles) log(`removed ${swept.orphans.length} unrecorded files and ${swept.tempFiles} temp files`);
+
+  let broadcast: (event: Parameters<Awaited<ReturnType<typeof startServer>>['broadcast']>[0]) => void = () => {};
+  const jobs = new JobRunner(store, (event) => broadcast(event), log);
+  const server = await startServer({
+    host: config.host,
+    port: config.port,
+    token,
+    allowedOrigins: config.allowedOrigins,
+    context: { config, store, files, jobs, startedAt: Date.now() },
+    log,
+  });
+  broadcast = server.broadcast;
+
+  const runtimePath = join(config.dataDir, RUNTIME_FILE);
+  writeFileSync(runtimePath, JSON.stringify({ pid: process.pid, port: server.port, host: config.host }) + '\n', { mode: 0o600 });
+
+  let stopped = false;
+  return {
+    port: server.port,
+    token,
+    dataDir: config.dataDir,
+    store,
+    jobs,
+    recovered: { interruptedJobs: interrupted.map((j) => j.id), orphanFiles: swept.orphans.length, tempFiles: swept.tempFiles },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await jobs.stopAll();
+      await server.close();
+      store.close();
+      rmSync(runtimePath, { force: true });
+    },
+  };
+}

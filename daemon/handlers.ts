@@ -1,0 +1,114 @@
+/**
+ * What each request does: one handler per request type of the protocol, over the
+ * store and the services. Transport (websocket, auth) lives in server.ts.
+ */
+import type { ParsedParams, RequestResult, RequestType } from '../shared/protocol.ts';
+import { PROTOCOL_VERSION } from '../shared/protocol.ts';
+import type { DaemonConfig } from './config.ts';
+import { checkUrl } from './net/fetcher.ts';
+import { runDownload } from './services/download.ts';
+import { runExport, runImport } from './services/folderLayout.ts';
+import type { JobRunner } from './services/jobRunner.ts';
+import { datasetStats } from './services/stats.ts';
+import { runVerify } from './services/verify.ts';
+import type { FileStore } from './store/files.ts';
+import type { Store } from './store/store.ts';
+import { DAEMON_VERSION } from './version.ts';
+
+export interface HandlerContext {
+  config: DaemonConfig;
+  store: Store;
+  files: FileStore;
+  jobs: JobRunner;
+  startedAt: number;
+  clientCount: () => number;
+}
+
+export type Handlers = {
+  [T in Exclude<RequestType, 'hello'>]: (params: ParsedParams<T>, ctx: HandlerContext) => Promise<RequestResult<T>> | RequestResult<T>;
+};
+
+export const handlers: Handlers = {
+  status: (_params, ctx) => ({
+    daemonVersion: DAEMON_VERSION,
+    protocolVersion: PROTOCOL_VERSION,
+    dataDir: ctx.config.dataDir,
+    pid: process.pid,
+    uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
+    clients: ctx.clientCount(),
+    activeJobs: ctx.jobs.activeJobIds().map((id) => ctx.store.getJob(id)),
+  }),
+
+  'dataset.create': (params, ctx) => ctx.store.createDataset(params.name, params.validPct, params.splitSeed),
+
+  'dataset.list': (_params, ctx) => ({ datasets: ctx.store.listDatasets() }),
+
+  'dataset.stats': (params, ctx) => datasetStats(ctx.store, params.dataset),
+
+  'class.list': (params, ctx) => ({ classes: ctx.store.listClasses(ctx.store.getDataset(params.dataset).id) }),
+
+  'class.create': (params, ctx) => ctx.store.ensureClass(ctx.store.getDataset(params.dataset).id, params.name),
+
+  'urls.add': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const rejected: { url: string; reason: string }[] = [];
+    const accepted = params.items.filter((item) => {
+      // Only the shape is checked here; addresses are checked again when connecting.
+      const checked = checkUrl(item.url, true);
+      if (checked instanceof URL) return true;
+      rejected.push({ url: item.url, reason: checked.detail });
+      return false;
+    });
+    const { added, duplicates } = accepted.length ? ctx.store.addImages(dataset.id, accepted) : { added: 0, duplicates: 0 };
+    return { added, duplicates, rejected };
+  },
+
+  'images.list': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const { images, total } = ctx.store.listImages(dataset.id, {
+      ...(params.status ? { status: [params.status] } : {}),
+      ...(params.className !== undefined ? { className: params.className } : {}),
+      ...(params.split ? { split: params.split } : {}),
+      limit: params.limit,
+      offset: params.offset,
+    });
+    return { images: images.map(({ datasetId: _d, classId: _c, attempts: _a, ...image }) => image), total };
+  },
+
+  'images.trash': (params, ctx) => ({ trashed: ctx.store.trashImages(ctx.store.getDataset(params.dataset).id, params.ids) }),
+
+  'images.restore': (params, ctx) => ({ restored: ctx.store.restoreImages(ctx.store.getDataset(params.dataset).id, params.ids) }),
+
+  'job.download': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const deps = { store: ctx.store, files: ctx.files, images: ctx.config.images, download: ctx.config.download };
+    const retryFailed = params.retryFailed ?? false;
+    return { job: ctx.jobs.start(dataset.id, 'download', { retryFailed }, (job) => runDownload(deps, job, dataset.id, retryFailed)) };
+  },
+
+  'job.verify': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const deps = { store: ctx.store, files: ctx.files, images: ctx.config.images };
+    return { job: ctx.jobs.start(dataset.id, 'verify', {}, (job) => runVerify(deps, job, dataset.id)) };
+  },
+
+  'job.import': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const deps = { store: ctx.store, files: ctx.files, images: ctx.config.images };
+    return { job: ctx.jobs.start(dataset.id, 'import', { dir: params.dir }, (job) => runImport(deps, job, dataset.id, params.dir)) };
+  },
+
+  'job.export': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const deps = { store: ctx.store, files: ctx.files, images: ctx.config.images };
+    return { job: ctx.jobs.start(dataset.id, 'export', { dir: params.dir }, (job) => runExport(deps, job, dataset.id, params.dir)) };
+  },
+
+  'job.get': (params, ctx) => ({ job: ctx.store.getJob(params.jobId) }),
+
+  'job.list': (params, ctx) => ({
+    jobs: ctx.store.listJobs(params.dataset !== undefined ? ctx.store.getDataset(params.dataset).id : undefined),
+  }),
+
+  'job.cancel': (params, ctx) => ({ job: ctx.jobs.cancel(params.jobId) }),
+};

@@ -1,0 +1,48 @@
+/** Dataset statistics: counts per class and split, per status and failure reason, near-duplicates. */
+import type { DatasetStats } from '../../shared/protocol.ts';
+import type { Store } from '../store/store.ts';
+
+/** Difference hashes this close are the same picture resized or recompressed. */
+export const NEAR_DUPLICATE_DISTANCE = 5;
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** Groups of image ids whose perceptual hashes are within the distance of each other. */
+export function nearDuplicateGroups(items: { id: number; phash: string }[], maxDistance = NEAR_DUPLICATE_DISTANCE): number[][] {
+  const hi = items.map((i) => parseInt(i.phash.slice(0, 8), 16) | 0);
+  const lo = items.map((i) => parseInt(i.phash.slice(8, 16), 16) | 0);
+  const parent = items.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  for (let a = 0; a < items.length; a++) {
+    for (let b = a + 1; b < items.length; b++) {
+      if (popcount32(hi[a]! ^ hi[b]!) + popcount32(lo[a]! ^ lo[b]!) <= maxDistance) parent[find(a)] = find(b);
+    }
+  }
+  const groups = new Map<number, number[]>();
+  items.forEach((item, i) => {
+    const root = find(i);
+    groups.set(root, [...(groups.get(root) ?? []), item.id]);
+  });
+  return [...groups.values()].filter((g) => g.length > 1);
+}
+
+export function datasetStats(store: Store, datasetName: string): DatasetStats {
+  const dataset = store.getDataset(datasetName);
+  const usable = store
+    .listImages(dataset.id, { status: ['ok'] })
+    .images.filter((i): i is typeof i & { phash: string } => i.phash !== null);
+  return {
+    dataset: dataset.name,
+    classes: store.classCounts(dataset.id),
+    byStatus: store.countsByStatus(dataset.id),
+    byFailure: store.countsByFailure(dataset.id),
+    duplicateGroups: nearDuplicateGroups(usable),
+  };
+}

@@ -1,0 +1,350 @@
+/**
+ * The Teddy wire protocol, spoken by the daemon, the CLI and the extension.
+ *
+ * Every frame is one JSON object. Clients send requests `{ id, type, ...params }`;
+ * the daemon answers each with exactly one reply carrying the same `id`: either
+ * `{ id, type: "<request type>.ok", result }` or `{ id, type: "error", error }`.
+ * The daemon also pushes events `{ type: "event", event }` that carry no id.
+ *
+ * Schemas are runtime validators (zod) so that both ends check what crosses the
+ * boundary instead of trusting it; the TypeScript types are derived from them.
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Frames above this size are refused by the daemon before parsing. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** Most URLs a single `urls.add` may carry; clients send larger lists in batches. */
+export const MAX_URLS_PER_ADD = 2000;
+
+// ---------------------------------------------------------------------------
+// Shared value schemas
+
+export const Name = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  // Names become folder names on export: refuse what could escape a folder or upset a filesystem.
+  .refine((s) => !/[\\/\0]/.test(s) && s !== '.' && s !== '..', 'must not contain / or \\ or be . or ..')
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+
+export const DatasetRef = z.string().min(1).max(100);
+export const Id = z.number().int().nonnegative();
+
+export const ImageStatus = z.enum(['pending', 'ok', 'failed', 'duplicate', 'trashed']);
+export type ImageStatus = z.infer<typeof ImageStatus>;
+
+export const Split = z.enum(['train', 'valid']);
+export type Split = z.infer<typeof Split>;
+
+/** Why an image did not make it into the dataset. */
+export const FailureReason = z.enum([
+  'bad_url',
+  'blocked_address',
+  'http_status',
+  'timeout',
+  'too_large',
+  'redirect_limit',
+  'network',
+  'not_an_image',
+  'undecodable',
+  'too_small',
+  'too_many_pixels',
+  'duplicate',
+  'missing_file',
+]);
+export type FailureReason = z.infer<typeof FailureReason>;
+
+export const JobKind = z.enum(['download', 'verify', 'import', 'export']);
+export type JobKind = z.infer<typeof JobKind>;
+export const JobState = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
+export type JobState = z.infer<typeof JobState>;
+
+export const JobProgress = z.object({
+  done: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  ok: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+});
+export type JobProgress = z.infer<typeof JobProgress>;
+
+export const Job = z.object({
+  id: Id,
+  dataset: z.string(),
+  kind: JobKind,
+  state: JobState,
+  progress: JobProgress,
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Job = z.infer<typeof Job>;
+
+export const Dataset = z.object({
+  id: Id,
+  name: z.string(),
+  validPct: z.number(),
+  splitSeed: z.number().int(),
+  createdAt: z.string(),
+});
+export type Dataset = z.infer<typeof Dataset>;
+
+export const ClassInfo = z.object({ id: Id, name: z.string() });
+export type ClassInfo = z.infer<typeof ClassInfo>;
+
+export const Image = z.object({
+  id: Id,
+  url: z.string(),
+  sourcePage: z.string().nullable(),
+  className: z.string(),
+  status: ImageStatus,
+  failureReason: FailureReason.nullable(),
+  failureDetail: z.string().nullable(),
+  sha256: z.string().nullable(),
+  phash: z.string().nullable(),
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+  split: Split.nullable(),
+  file: z.string().nullable(),
+});
+export type Image = z.infer<typeof Image>;
+
+export const ClassStats = z.object({
+  name: z.string(),
+  train: z.number().int(),
+  valid: z.number().int(),
+  pending: z.number().int(),
+  failed: z.number().int(),
+  trashed: z.number().int(),
+});
+export const DatasetStats = z.object({
+  dataset: z.string(),
+  classes: z.array(ClassStats),
+  byStatus: z.record(z.string(), z.number().int()),
+  byFailure: z.record(z.string(), z.number().int()),
+  duplicateGroups: z.array(z.array(Id)),
+});
+export type DatasetStats = z.infer<typeof DatasetStats>;
+
+export const UrlItem = z.object({
+  url: z.string().min(1).max(8192),
+  className: Name,
+  sourcePage: z.string().max(8192).nullish(),
+});
+export type UrlItem = z.infer<typeof UrlItem>;
+
+// ---------------------------------------------------------------------------
+// Requests, each bound to its result
+
+const RequestId = z.union([z.string().min(1).max(64), z.number().int()]);
+
+/**
+ * One entry per request type: its parameters and the shape of its result.
+ * Adding a request is adding one line here and one handler in the daemon.
+ */
+export const requests = {
+  hello: {
+    params: z.object({
+      protocolVersion: z.number().int(),
+      token: z.string().min(1).max(256),
+      client: z.object({ name: z.string().max(100), version: z.string().max(50) }).optional(),
+    }),
+    result: z.object({ protocolVersion: z.number().int(), daemonVersion: z.string() }),
+  },
+  status: {
+    params: z.object({}),
+    result: z.object({
+      daemonVersion: z.string(),
+      protocolVersion: z.number().int(),
+      dataDir: z.string(),
+      pid: z.number().int(),
+      uptimeSeconds: z.number(),
+      clients: z.number().int(),
+      activeJobs: z.array(Job),
+    }),
+  },
+  'dataset.create': {
+    params: z.object({ name: Name, validPct: z.number().gt(0).lt(1).optional(), splitSeed: z.number().int().optional() }),
+    result: z.object({ dataset: Dataset, created: z.boolean() }),
+  },
+  'dataset.list': {
+    params: z.object({}),
+    result: z.object({ datasets: z.array(Dataset) }),
+  },
+  'dataset.stats': {
+    params: z.object({ dataset: DatasetRef }),
+    result: DatasetStats,
+  },
+  'class.list': {
+    params: z.object({ dataset: DatasetRef }),
+    result: z.object({ classes: z.array(ClassInfo) }),
+  },
+  'class.create': {
+    params: z.object({ dataset: DatasetRef, name: Name }),
+    result: z.object({ class: ClassInfo, created: z.boolean() }),
+  },
+  'urls.add': {
+    params: z.object({ dataset: DatasetRef, items: z.array(UrlItem).min(1).max(MAX_URLS_PER_ADD) }),
+    result: z.object({
+      added: z.number().int(),
+      duplicates: z.number().int(),
+      rejected: z.array(z.object({ url: z.string(), reason: z.string() })),
+    }),
+  },
+  'images.list': {
+    params: z.object({
+      dataset: DatasetRef,
+      status: ImageStatus.optional(),
+      className: z.string().optional(),
+      split: Split.optional(),
+      limit: z.number().int().min(1).max(1000).default(100),
+      offset: z.number().int().min(0).default(0),
+    }),
+    result: z.object({ images: z.array(Image), total: z.number().int() }),
+  },
+  'images.trash': {
+    params: z.object({ dataset: DatasetRef, ids: z.array(Id).min(1).max(10000) }),
+    result: z.object({ trashed: z.number().int() }),
+  },
+  'images.restore': {
+    params: z.object({ dataset: DatasetRef, ids: z.array(Id).min(1).max(10000) }),
+    result: z.object({ restored: z.number().int() }),
+  },
+  'job.download': {
+    params: z.object({ dataset: DatasetRef, retryFailed: z.boolean().optional() }),
+    result: z.object({ job: Job }),
+  },
+  'job.verify': {
+    params: z.object({ dataset: DatasetRef }),
+    result: z.object({ job: Job }),
+  },
+  'job.import': {
+    params: z.object({ dataset: DatasetRef, dir: z.string().min(1).max(4096) }),
+    result: z.object({ job: Job }),
+  },
+  'job.export': {
+    params: z.object({ dataset: DatasetRef, dir: z.string().min(1).max(4096) }),
+    result: z.object({ job: Job }),
+  },
+  'job.get': {
+    params: z.object({ jobId: Id }),
+    result: z.object({ job: Job }),
+  },
+  'job.list': {
+    params: z.object({ dataset: DatasetRef.optional() }),
+    result: z.object({ jobs: z.array(Job) }),
+  },
+  'job.cancel': {
+    params: z.object({ jobId: Id }),
+    result: z.object({ job: Job }),
+  },
+} as const;
+
+export type RequestType = keyof typeof requests;
+export type RequestParams<T extends RequestType> = z.input<(typeof requests)[T]['params']>;
+export type ParsedParams<T extends RequestType> = z.output<(typeof requests)[T]['params']>;
+export type RequestResult<T extends RequestType> = z.infer<(typeof requests)[T]['result']>;
+
+export const REQUEST_TYPES = Object.keys(requests) as RequestType[];
+
+export function isRequestType(type: unknown): type is RequestType {
+  return typeof type === 'string' && Object.prototype.hasOwnProperty.call(requests, type);
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+export const ErrorCode = z.enum([
+  'bad_json',
+  'bad_message',
+  'unknown_type',
+  'invalid_params',
+  'unauthorized',
+  'version_mismatch',
+  'not_found',
+  'conflict',
+  'busy',
+  'too_large',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ErrorBody = z.object({
+  code: ErrorCode,
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// ---------------------------------------------------------------------------
+// Events pushed by the daemon
+
+export const Event = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('job.progress'), job: Job }),
+  z.object({ kind: z.literal('job.finished'), job: Job }),
+  z.object({
+    kind: z.literal('image.failed'),
+    jobId: Id,
+    imageId: Id,
+    url: z.string(),
+    reason: FailureReason,
+    detail: z.string().nullable(),
+  }),
+]);
+export type Event = z.infer<typeof Event>;
+
+// ---------------------------------------------------------------------------
+// Frames
+
+/** The minimal shape every client frame must have before its params are checked. */
+export const RequestEnvelope = z.object({ id: RequestId, type: z.string().min(1).max(64) }).passthrough();
+
+export type RequestFrame<T extends RequestType = RequestType> = { id: string | number; type: T } & RequestParams<T>;
+
+export type OkFrame<T extends RequestType = RequestType> = { id: string | number; type: `${T}.ok`; result: RequestResult<T> };
+export type ErrorFrame = { id: string | number | null; type: 'error'; error: ErrorBody };
+export type EventFrame = { type: 'event'; event: Event };
+export type ServerFrame = OkFrame | ErrorFrame | EventFrame;
+
+export const ServerFrameEnvelope = z.union([
+  z.object({ id: RequestId, type: z.string().endsWith('.ok'), result: z.unknown() }),
+  z.object({ id: RequestId.nullable(), type: z.literal('error'), error: ErrorBody }),
+  z.object({ type: z.literal('event'), event: Event }),
+]);
+
+/** Validates one request frame; returns the parsed params or an error body. */
+export function parseRequest(
+  raw: unknown,
+): { ok: true; id: string | number; type: RequestType; params: unknown } | { ok: false; id: string | number | null; error: ErrorBody } {
+  const envelope = RequestEnvelope.safeParse(raw);
+  if (!envelope.success) {
+    const id = typeof raw === 'object' && raw !== null && 'id' in raw ? (raw as { id: unknown }).id : null;
+    return {
+      ok: false,
+      id: typeof id === 'string' || typeof id === 'number' ? id : null,
+      error: { code: 'bad_message', message: 'a request needs an "id" (string or integer) and a "type" (string)' },
+    };
+  }
+  const { id, type, ...rest } = envelope.data;
+  if (!isRequestType(type)) {
+    return { ok: false, id, error: { code: 'unknown_type', message: `unknown request type "${type}"` } };
+  }
+  const parsed = requests[type].params.safeParse(rest);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      id,
+      error: { code: 'invalid_params', message: `invalid parameters for "${type}": ${describeIssues(parsed.error)}` },
+    };
+  }
+  return { ok: true, id, type, params: parsed.data };
+}
+
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}

@@ -1,0 +1,82 @@
+/** Runs the real daemon as a child process (`teddy start`), as a user would. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import WebSocket from 'ws';
+import { TeddyClient, type SocketLike } from '../../shared/client.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+export const TEDDY_BIN = join(REPO_ROOT, 'bin', 'teddy.js');
+
+export interface DaemonProcess {
+  child: ChildProcess;
+  port: number;
+  token: string;
+  dataDir: string;
+  output: () => string;
+  client(): Promise<TeddyClient>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+export function tempDataDir(prefix = 'teddy-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function startDaemonProcess(dataDir: string, env: Record<string, string> = {}): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [TEDDY_BIN, '--data-dir', dataDir, 'start', '--port', '0', '--allow-private-addresses'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${output}`)), 30_000);
+    const onData = (): void => {
+      const match = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolvePort(Number(match[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`daemon exited with ${code}:\n${output}`)));
+  });
+  const token = readFileSync(join(dataDir, 'token'), 'utf8').trim();
+  return {
+    child,
+    port,
+    token,
+    dataDir,
+    output: () => output,
+    client: () => connectClient(port, token),
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export function connectClient(port: number, token: string, headers: Record<string, string> = {}): Promise<TeddyClient> {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/`, { headers });
+  return TeddyClient.connect(socket as unknown as SocketLike, token, { name: 'test', version: '0' });
+}
+
+/** Waits until the predicate holds, polling; fails with the last value seen. */
+export async function waitFor<T>(fn: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await fn();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    last = await fn();
+  }
+  return last;
+}
