@@ -1,0 +1,638 @@
+/**
+ * The `create_cnn` learner: a pretrained body cut before its ImageNet head, a new head,
+ * layer groups for discriminative LRs, freeze/unfreeze, fit_one_cycle, lr_find, validation,
+ * prediction and saved stages. Knows nothing of protocols or storage: it takes a list of
+ * image files with labels and splits, and reports plain objects through `onEvent`.
+ *
+ * While the body is frozen its batchnorm layers stay in inference mode, so its output per
+ * image and augmentation draw is fixed: it is computed once (a finite set of `augmentDraws`
+ * draws per training image, cycled over epochs) and cached, and training runs on the head only.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { DEFAULT_AUGMENT, IDENTITY_TRANSFORM, drawTransform, renderTransformed, type AugmentOptions, type Normalization, type TransformDraw } from './augment.ts';
+import type { BackboneSpec, LoadedBackbone } from './backbones.ts';
+import { FeatureCache, featureKey } from './feature-cache.ts';
+import { buildHead, concatPool } from './head.ts';
+import { sharpDecoder, type ImageDecoder } from './images.ts';
+import { AdamW } from './optimizer.ts';
+import { chunk, prefetch, yieldToEventLoop } from './pipeline.ts';
+import { diagnose, type BatchRecord, type Diagnosis, type EpochRow } from './recorder.ts';
+import { rngFromString, shuffled } from './rng.ts';
+import { DEFAULT_ONE_CYCLE, SmoothedValue, exponentialSweep, lrsForGroups, oneCycleAt, suggestLr, type LrSuggestion, type OneCycleOptions } from './schedule.ts';
+
+export interface DatasetItem {
+  /** Absolute path to a JPEG/PNG/WebP/GIF… file. */
+  file: string;
+  label: string;
+  split: 'train' | 'valid';
+}
+
+export type EngineEvent =
+  | { type: 'phase'; phase: string; message: string }
+  | { type: 'features'; draw: number | 'valid'; done: number; total: number }
+  | { type: 'batch'; record: BatchRecord; totalIterations: number }
+  | { type: 'epoch'; row: EpochRow; totalEpochs: number }
+  | { type: 'lr-find'; iteration: number; totalIterations: number; lr: number; loss: number; smoothedLoss: number }
+  | { type: 'diagnosis'; diagnoses: Diagnosis[] }
+  | { type: 'warning'; file?: string; message: string };
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Progress; the run never waits on it and goes on if nobody listens. */
+  onEvent?: (event: EngineEvent) => void;
+}
+
+export interface FitOptions extends RunOptions {
+  schedule?: Partial<OneCycleOptions>;
+  weightDecay?: number;
+}
+
+export interface FitResult {
+  rows: EpochRow[];
+  batches: BatchRecord[];
+  diagnoses: Diagnosis[];
+  /** Max LR per layer group (lower body, upper body, head). */
+  groupLrs: number[];
+  seconds: number;
+}
+
+export interface LrFindOptions extends RunOptions {
+  startLr?: number;
+  endLr?: number;
+  iterations?: number;
+  /** Stop when the smoothed loss exceeds 4x its best (fastai's stop_div). */
+  stopOnDivergence?: boolean;
+}
+
+export interface LrFindResult {
+  lrs: number[];
+  losses: number[];
+  smoothedLosses: number[];
+  /** The suggestion: steepest descent of the smoothed loss (see `suggestLr`). */
+  suggestedLr: number;
+  suggestion: LrSuggestion;
+  rule: string;
+  stoppedEarly: boolean;
+}
+
+export interface Metrics {
+  validLoss: number;
+  errorRate: number;
+  accuracy: number;
+  count: number;
+}
+
+export interface Prediction {
+  label: string;
+  /** Class → probability, in class order. */
+  probabilities: Record<string, number>;
+}
+
+export interface ItemPrediction extends Prediction {
+  file: string;
+  actual: string;
+  split: 'train' | 'valid';
+  /** Cross-entropy of the actual label: sorting by it gives the top losses. */
+  loss: number;
+}
+
+export interface LearnerOptions {
+  backbone: LoadedBackbone;
+  items: DatasetItem[];
+  /** Class order; default: sorted labels. */
+  classes?: string[];
+  imageSize?: number;
+  batchSize?: number;
+  /** Images per body forward pass when computing activations. */
+  bodyBatchSize?: number;
+  /** `false`: no augmentation (training images are centre crops too). */
+  augment?: AugmentOptions | false;
+  /** Augmentation draws kept per training image while the body is frozen. */
+  augmentDraws?: number;
+  seed?: number;
+  /** On-disk feature cache; absent: memory only. */
+  featureCacheDir?: string;
+  weightDecay?: number;
+  headHidden?: number;
+  headDropout?: readonly [number, number];
+  decoder?: ImageDecoder;
+}
+
+interface LayerGroup {
+  name: 'lower_body' | 'upper_body' | 'head';
+  layers: tf.layers.Layer[];
+}
+
+interface TrainBatch {
+  x: tf.Tensor;
+  y: Int32Array;
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
+function emit(run: RunOptions, event: EngineEvent): void {
+  try {
+    run.onEvent?.(event);
+  } catch {
+    // A failing listener must not stop a training job.
+  }
+}
+
+function variablesOf(layers: readonly tf.layers.Layer[], trainableOnly: boolean): tf.Variable[] {
+  return layers.flatMap((l) => (trainableOnly ? l.trainableWeights : l.weights).map((w) => w.read() as tf.Variable));
+}
+
+export class Learner {
+  readonly classes: string[];
+  readonly spec: BackboneSpec;
+  readonly body: tf.LayersModel;
+  readonly head: tf.LayersModel;
+  readonly imageSize: number;
+  readonly normalization: Normalization;
+  readonly groups: LayerGroup[];
+  readonly batchSize: number;
+  readonly bodyBatchSize: number;
+  readonly augment: AugmentOptions | false;
+  readonly augmentDraws: number;
+  readonly seed: number;
+  readonly weightDecay: number;
+  /** Body forward passes done so far, for throughput figures. */
+  readonly bodyStats = { images: 0, seconds: 0 };
+
+  private items: DatasetItem[];
+  private frozenBody = true;
+  private bodyVersion: string;
+  private readonly optimizer = new AdamW();
+  private readonly cache: FeatureCache;
+  private readonly decoder: ImageDecoder;
+  private readonly hashes = new Map<string, { key: string; hash: string }>();
+  private readonly unusable = new Set<string>();
+  private runCounter = 0;
+
+  constructor(options: LearnerOptions) {
+    this.spec = options.backbone.spec;
+    this.body = options.backbone.body;
+    this.items = options.items.slice();
+    this.classes = options.classes ?? [...new Set(options.items.map((i) => i.label))].sort();
+    if (this.classes.length < 2) throw new Error('need at least two classes to train a classifier');
+    this.imageSize = options.imageSize ?? this.spec.inputSize;
+    this.normalization = this.spec.normalization;
+    this.batchSize = options.batchSize ?? 32;
+    this.bodyBatchSize = options.bodyBatchSize ?? 16;
+    this.augment = options.augment === undefined ? DEFAULT_AUGMENT : options.augment;
+    this.augmentDraws = Math.max(1, options.augmentDraws ?? 3);
+    this.seed = options.seed ?? 42;
+    this.weightDecay = options.weightDecay ?? 1e-2;
+    this.cache = new FeatureCache(options.featureCacheDir);
+    this.decoder = options.decoder ?? sharpDecoder;
+    this.bodyVersion = `pretrained:${this.spec.id}`;
+    const featureShape = this.body.outputs[0]?.shape;
+    const channels = featureShape?.[featureShape.length - 1];
+    if (typeof channels !== 'number') throw new Error('the body output has no channel dimension');
+    this.head = buildHead({
+      inputFeatures: 2 * channels,
+      classCount: this.classes.length,
+      hidden: options.headHidden ?? 512,
+      dropout: options.headDropout ?? [0.25, 0.5],
+      seed: this.seed,
+    });
+    this.groups = this.makeGroups();
+    this.checkLabels(this.items);
+  }
+
+  private makeGroups(): LayerGroup[] {
+    const weighted = this.body.layers.filter((l) => l.weights.length > 0);
+    let split = Math.floor(weighted.length / 2);
+    if (this.spec.upperBodyStartLayer) {
+      const at = weighted.findIndex((l) => l.name === this.spec.upperBodyStartLayer);
+      if (at > 0) split = at;
+    }
+    return [
+      { name: 'lower_body', layers: weighted.slice(0, split) },
+      { name: 'upper_body', layers: weighted.slice(split) },
+      { name: 'head', layers: this.head.layers.filter((l) => l.weights.length > 0) },
+    ];
+  }
+
+  private checkLabels(items: readonly DatasetItem[]): void {
+    const known = new Set(this.classes);
+    const unknown = [...new Set(items.map((i) => i.label).filter((l) => !known.has(l)))];
+    if (unknown.length) throw new Error(`labels not in this learner's classes (${this.classes.join(', ')}): ${unknown.join(', ')}`);
+  }
+
+  /** Replaces the dataset (after cleaning); cached activations of unchanged images are kept. */
+  setItems(items: DatasetItem[]): void {
+    this.checkLabels(items);
+    this.items = items.slice();
+  }
+
+  get dataset(): readonly DatasetItem[] {
+    return this.items;
+  }
+
+  get frozen(): boolean {
+    return this.frozenBody;
+  }
+
+  freeze(): void {
+    this.frozenBody = true;
+  }
+
+  unfreeze(): void {
+    this.frozenBody = false;
+  }
+
+  private trainItems(): DatasetItem[] {
+    return this.items.filter((i) => i.split === 'train' && !this.unusable.has(i.file));
+  }
+
+  private validItems(): DatasetItem[] {
+    return this.items.filter((i) => i.split === 'valid' && !this.unusable.has(i.file));
+  }
+
+  private async contentHash(file: string): Promise<string> {
+    const st = await stat(file);
+    const key = `${st.size}:${st.mtimeMs}`;
+    const hit = this.hashes.get(file);
+    if (hit && hit.key === key) return hit.hash;
+    const hash = await this.decoder.contentHash(file);
+    this.hashes.set(file, { key, hash });
+    return hash;
+  }
+
+  private transformFor(hash: string, draw: number | 'valid' | string): TransformDraw {
+    if (draw === 'valid' || this.augment === false) return IDENTITY_TRANSFORM;
+    return drawTransform(rngFromString(`${this.seed}:${hash}:${draw}`), this.augment);
+  }
+
+  /** Decodes and renders a batch; unreadable files come back as null (and are skipped from then on). */
+  private async renderBatch(items: readonly DatasetItem[], draw: number | 'valid' | string, run: RunOptions): Promise<{ pixels: Float32Array; kept: number[] }> {
+    const size = this.imageSize;
+    const per = size * size * 3;
+    const decoded = await Promise.all(
+      items.map(async (item) => {
+        try {
+          const [img, hash] = await Promise.all([this.decoder.decode(item.file, size), this.contentHash(item.file)]);
+          return { img, hash };
+        } catch (err) {
+          this.unusable.add(item.file);
+          emit(run, { type: 'warning', file: item.file, message: `skipped unreadable image: ${(err as Error).message}` });
+          return null;
+        }
+      }),
+    );
+    const kept: number[] = [];
+    decoded.forEach((d, i) => {
+      if (d) kept.push(i);
+    });
+    const pixels = new Float32Array(kept.length * per);
+    kept.forEach((i, k) => {
+      const d = decoded[i] as { img: import('./augment.ts').RgbImage; hash: string };
+      renderTransformed(d.img, size, this.transformFor(d.hash, draw), this.normalization, pixels.subarray(k * per, (k + 1) * per));
+    });
+    return { pixels, kept };
+  }
+
+  private bodyFeatures(x: tf.Tensor4D, training: boolean): tf.Tensor2D {
+    return tf.tidy(() => concatPool(this.body.apply(x, { training }) as tf.Tensor4D));
+  }
+
+  /**
+   * Pooled body activations for `items` under `draw`, from the cache or computed (decoding of
+   * the next batch runs on sharp's threads while the body computes the current one).
+   * null for unreadable images.
+   */
+  private async featuresFor(items: readonly DatasetItem[], draw: number | 'valid', run: RunOptions): Promise<(Float32Array | null)[]> {
+    const out: (Float32Array | null)[] = new Array(items.length).fill(null);
+    const keys: string[] = [];
+    const missing: number[] = [];
+    const persist = this.bodyVersion.startsWith('pretrained:');
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as DatasetItem;
+      let key = '';
+      try {
+        const hash = await this.contentHash(item.file);
+        key = featureKey({ contentHash: hash, bodyVersion: this.bodyVersion, size: this.imageSize, draw, augmentSeed: this.augment === false ? -1 : this.seed });
+      } catch (err) {
+        this.unusable.add(item.file);
+        emit(run, { type: 'warning', file: item.file, message: `skipped unreadable image: ${(err as Error).message}` });
+      }
+      keys.push(key);
+      if (!key) continue;
+      const hit = await this.cache.get(key);
+      if (hit) out[i] = hit;
+      else missing.push(i);
+    }
+    if (missing.length === 0) return out;
+    const total = missing.length;
+    let done = 0;
+    emit(run, { type: 'features', draw, done, total });
+    const batches = chunk(missing, this.bodyBatchSize);
+    const self = this;
+    async function* rendered() {
+      for (const batch of batches) yield { batch, ...(await self.renderBatch(batch.map((i) => items[i] as DatasetItem), draw, run)) };
+    }
+    const size = this.imageSize;
+    for await (const { batch, pixels, kept } of prefetch(rendered(), 2)) {
+      checkAbort(run.signal);
+      if (kept.length > 0) {
+        const started = performance.now();
+        const features = tf.tidy(() => this.bodyFeatures(tf.tensor4d(pixels, [kept.length, size, size, 3]), false));
+        const data = (await features.data()) as Float32Array;
+        features.dispose();
+        this.bodyStats.images += kept.length;
+        this.bodyStats.seconds += (performance.now() - started) / 1000;
+        const width = data.length / kept.length;
+        const writes: Promise<void>[] = [];
+        kept.forEach((b, k) => {
+          const idx = batch[b] as number;
+          const vec = data.slice(k * width, (k + 1) * width);
+          out[idx] = vec;
+          writes.push(this.cache.set(keys[idx] as string, vec, persist));
+        });
+        await Promise.all(writes);
+      }
+      done += batch.length;
+      emit(run, { type: 'features', draw, done, total });
+      await yieldToEventLoop();
+    }
+    return out;
+  }
+
+  private labelIndex(item: DatasetItem): number {
+    return this.classes.indexOf(item.label);
+  }
+
+  /** One epoch of training batches, in a seeded shuffle. Batches of one are dropped (batchnorm). */
+  private async *epochBatches(epoch: number, runId: number, run: RunOptions): AsyncGenerator<TrainBatch> {
+    const rng = rngFromString(`${this.seed}:shuffle:${runId}:${epoch}`);
+    const order = shuffled(this.trainItems(), rng);
+    if (this.frozenBody) {
+      const draw = this.augment === false ? 'valid' : epoch % this.augmentDraws;
+      const feats = await this.featuresFor(order, draw, run);
+      const usable = order.map((item, i) => ({ item, f: feats[i] })).filter((p): p is { item: DatasetItem; f: Float32Array } => p.f != null);
+      for (const batch of chunk(usable, this.batchSize)) {
+        if (batch.length < 2) continue;
+        const width = (batch[0] as { f: Float32Array }).f.length;
+        const flat = new Float32Array(batch.length * width);
+        batch.forEach((p, k) => flat.set(p.f, k * width));
+        yield { x: tf.tensor2d(flat, [batch.length, width]), y: Int32Array.from(batch.map((p) => this.labelIndex(p.item))) };
+      }
+      return;
+    }
+    const size = this.imageSize;
+    const drawKey = `run${runId}:epoch${epoch}`;
+    const self = this;
+    async function* rendered() {
+      for (const batch of chunk(order, self.batchSize)) yield { batch, ...(await self.renderBatch(batch, drawKey, run)) };
+    }
+    for await (const { batch, pixels, kept } of prefetch(rendered(), 2)) {
+      if (kept.length < 2) continue;
+      yield {
+        x: tf.tensor4d(pixels, [kept.length, size, size, 3]),
+        y: Int32Array.from(kept.map((i) => this.labelIndex(batch[i] as DatasetItem))),
+      };
+    }
+  }
+
+  private activeGroups(): tf.Variable[][] {
+    return this.groups.map((g) => (g.name === 'head' || !this.frozenBody ? variablesOf(g.layers, true) : []));
+  }
+
+  private trainStep(batch: TrainBatch, lrs: readonly number[], beta1: number, weightDecay: number, optimizer: AdamW): number {
+    const groups = this.activeGroups();
+    const y = tf.oneHot(tf.tensor1d(batch.y, 'int32'), this.classes.length);
+    const frozen = this.frozenBody;
+    const { value, grads } = tf.variableGrads(() => {
+      const features = frozen ? (batch.x as tf.Tensor2D) : this.bodyFeatures(batch.x as tf.Tensor4D, true);
+      const logits = this.head.apply(features, { training: true }) as tf.Tensor2D;
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    }, groups.flat());
+    optimizer.apply(groups, grads, { lrs, beta1, weightDecay });
+    const loss = value.dataSync()[0] as number;
+    value.dispose();
+    y.dispose();
+    tf.dispose(grads);
+    if (!frozen) this.bodyChanged();
+    return loss;
+  }
+
+  /** Any update to the body makes cached activations stale. */
+  private bodyChanged(): void {
+    if (this.bodyVersion.startsWith('pretrained:') || !this.bodyVersion.startsWith('tuned:')) this.cache.clearMemory();
+    this.bodyVersion = `tuned:${randomUUID()}`;
+  }
+
+  /**
+   * fastai's `fit_one_cycle`. `maxLr` a number: every group at that LR; `[lo, hi]`: groups
+   * spread geometrically from lo (lower body) to hi (head). Rejects with the signal's reason
+   * (an AbortError) when cancelled; the epochs done so far stay in the weights.
+   */
+  async fitOneCycle(epochs: number, maxLr: number | readonly [number, number], options: FitOptions = {}): Promise<FitResult> {
+    const started = performance.now();
+    const schedule = { ...DEFAULT_ONE_CYCLE, ...options.schedule };
+    const groupLrs = lrsForGroups(maxLr, this.groups.length);
+    const weightDecay = options.weightDecay ?? this.weightDecay;
+    const runId = ++this.runCounter;
+    const perEpoch = Math.max(1, Math.floor(this.trainItems().length / this.batchSize) + (this.trainItems().length % this.batchSize >= 2 ? 1 : 0));
+    const totalIterations = perEpoch * epochs;
+    const rows: EpochRow[] = [];
+    const batches: BatchRecord[] = [];
+    const smooth = new SmoothedValue(0.98);
+    let iteration = 0;
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let lossCount = 0;
+      for await (const batch of this.epochBatches(epoch, runId, options)) {
+        try {
+          checkAbort(options.signal);
+          const point = oneCycleAt(Math.min(iteration, totalIterations - 1), totalIterations, schedule);
+          const lrs = groupLrs.map((lr) => lr * point.lrScale);
+          const loss = this.trainStep(batch, lrs, point.momentum, weightDecay, this.optimizer);
+          const record: BatchRecord = { iteration, epoch, loss, smoothedLoss: smooth.add(loss), lr: Math.max(...lrs), momentum: point.momentum };
+          batches.push(record);
+          emit(options, { type: 'batch', record, totalIterations });
+          lossSum += loss;
+          lossCount += 1;
+          iteration += 1;
+        } finally {
+          batch.x.dispose();
+        }
+        await yieldToEventLoop();
+      }
+      const metrics = await this.validate(options);
+      const row: EpochRow = {
+        epoch,
+        trainLoss: lossCount ? lossSum / lossCount : Number.NaN,
+        validLoss: metrics.validLoss,
+        errorRate: metrics.errorRate,
+        accuracy: metrics.accuracy,
+        seconds: (performance.now() - epochStart) / 1000,
+      };
+      rows.push(row);
+      emit(options, { type: 'epoch', row, totalEpochs: epochs });
+    }
+    const diagnoses = diagnose({ batches, epochs: rows, maxLr: Math.max(...groupLrs), classCount: this.classes.length });
+    emit(options, { type: 'diagnosis', diagnoses });
+    return { rows, batches, diagnoses, groupLrs, seconds: (performance.now() - started) / 1000 };
+  }
+
+  /** Loss and error rate on the validation set (no augmentation, inference mode). */
+  async validate(run: RunOptions = {}): Promise<Metrics> {
+    const preds = await this.predictItems(this.validItems(), run);
+    if (preds.length === 0) return { validLoss: Number.NaN, errorRate: Number.NaN, accuracy: Number.NaN, count: 0 };
+    const loss = preds.reduce((s, p) => s + p.loss, 0) / preds.length;
+    const wrong = preds.filter((p) => p.label !== p.actual).length;
+    return { validLoss: loss, errorRate: wrong / preds.length, accuracy: 1 - wrong / preds.length, count: preds.length };
+  }
+
+  /** Predictions for dataset items (centre crop), with each item's loss: for top losses and confusion matrices. */
+  async predictItems(items: readonly DatasetItem[], run: RunOptions = {}): Promise<ItemPrediction[]> {
+    const feats = await this.featuresFor(items, 'valid', run);
+    const usable = items.map((item, i) => ({ item, f: feats[i] })).filter((p): p is { item: DatasetItem; f: Float32Array } => p.f != null);
+    const out: ItemPrediction[] = [];
+    for (const batch of chunk(usable, 256)) {
+      const width = (batch[0] as { f: Float32Array }).f.length;
+      const flat = new Float32Array(batch.length * width);
+      batch.forEach((p, k) => flat.set(p.f, k * width));
+      const probs = tf.tidy(() => tf.softmax(this.head.apply(tf.tensor2d(flat, [batch.length, width]), { training: false }) as tf.Tensor2D));
+      const data = (await probs.data()) as Float32Array;
+      probs.dispose();
+      const k = this.classes.length;
+      batch.forEach((p, i) => {
+        const row = data.subarray(i * k, (i + 1) * k);
+        const pred = this.toPrediction(row);
+        const actual = row[this.labelIndex(p.item)] as number;
+        const loss = Number.isFinite(actual) ? -Math.log(Math.max(actual, 1e-12)) : Number.POSITIVE_INFINITY;
+        out.push({ ...pred, file: p.item.file, actual: p.item.label, split: p.item.split, loss });
+      });
+    }
+    return out;
+  }
+
+  /** Predictions for any image files (centre crop). */
+  async predictFiles(files: readonly string[], run: RunOptions = {}): Promise<Prediction[]> {
+    const placeholder = this.classes[0] as string;
+    const preds = await this.predictItems(files.map((file) => ({ file, label: placeholder, split: 'valid' as const })), run);
+    return preds.map(({ label, probabilities }) => ({ label, probabilities }));
+  }
+
+  private toPrediction(row: ArrayLike<number>): Prediction {
+    let best = 0;
+    const probabilities: Record<string, number> = {};
+    this.classes.forEach((c, i) => {
+      probabilities[c] = row[i] as number;
+      if ((row[i] as number) > (row[best] as number)) best = i;
+    });
+    return { label: this.classes[best] as string, probabilities };
+  }
+
+  /**
+   * fastai's `lr_find`: one LR for all groups, swept exponentially from startLr to endLr,
+   * recording the smoothed loss; stops when it diverges. Weights (and the optimizer state)
+   * are restored afterwards, also when cancelled.
+   */
+  async lrFind(options: LrFindOptions = {}): Promise<LrFindResult> {
+    const startLr = options.startLr ?? 1e-7;
+    const endLr = options.endLr ?? 10;
+    const iterations = options.iterations ?? 100;
+    const stopOnDivergence = options.stopOnDivergence ?? true;
+    const sweep = exponentialSweep(startLr, endLr, iterations);
+    const models = this.frozenBody ? [this.head] : [this.head, this.body];
+    const saved = models.flatMap((m) => m.weights.map((w) => ({ variable: w.read() as tf.Variable, value: tf.clone(w.read()) })));
+    const savedVersion = this.bodyVersion;
+    const optimizer = new AdamW();
+    const runId = ++this.runCounter;
+    const lrs: number[] = [];
+    const losses: number[] = [];
+    const smoothedLosses: number[] = [];
+    const smooth = new SmoothedValue(0.98);
+    let best = Number.POSITIVE_INFINITY;
+    let stoppedEarly = false;
+    try {
+      let iteration = 0;
+      outer: for (let epoch = 0; iteration < iterations; epoch++) {
+        let any = false;
+        for await (const batch of this.epochBatches(epoch, runId, options)) {
+          any = true;
+          try {
+            checkAbort(options.signal);
+            const lr = sweep[iteration] as number;
+            const loss = this.trainStep(batch, this.groups.map(() => lr), 0.9, 0, optimizer);
+            const smoothed = smooth.add(loss);
+            lrs.push(lr);
+            losses.push(loss);
+            smoothedLosses.push(smoothed);
+            emit(options, { type: 'lr-find', iteration, totalIterations: iterations, lr, loss, smoothedLoss: smoothed });
+            iteration += 1;
+            if (smoothed < best) best = smoothed;
+            if (stopOnDivergence && (!Number.isFinite(smoothed) || (iteration > 10 && smoothed > 4 * best))) {
+              stoppedEarly = iteration < iterations;
+              break outer;
+            }
+            if (iteration >= iterations) break outer;
+          } finally {
+            batch.x.dispose();
+          }
+          await yieldToEventLoop();
+        }
+        if (!any) throw new Error('no training images to run the LR finder on');
+      }
+    } finally {
+      for (const { variable, value } of saved) {
+        variable.assign(value);
+        value.dispose();
+      }
+      optimizer.reset();
+      if (this.bodyVersion !== savedVersion) {
+        this.cache.clearMemory();
+        this.bodyVersion = savedVersion;
+      }
+    }
+    const finite = smoothedLosses.map((l) => (Number.isFinite(l) ? l : Number.POSITIVE_INFINITY));
+    const suggestion = suggestLr(lrs, finite);
+    return {
+      lrs,
+      losses,
+      smoothedLosses,
+      suggestedLr: suggestion.steepest,
+      suggestion,
+      rule: 'steepest descent of the smoothed loss against log10(LR), before the loss minimum',
+      stoppedEarly,
+    };
+  }
+
+  /** True once the body's weights differ from the pretrained backbone. */
+  get bodyTuned(): boolean {
+    return !this.bodyVersion.startsWith('pretrained:');
+  }
+
+  /** @internal for stage loading. */
+  setBodyVersion(version: string): void {
+    if (version !== this.bodyVersion) this.cache.clearMemory();
+    this.bodyVersion = version;
+  }
+
+  get currentBodyVersion(): string {
+    return this.bodyVersion;
+  }
+
+  dispose(): void {
+    this.optimizer.reset();
+    this.head.dispose();
+    this.cache.clearMemory();
+  }
+}
+
+export function createLearner(options: LearnerOptions): Learner {
+  return new Learner(options);
+}
