@@ -141,7 +141,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--data-dir <dir>', 'data directory (default: $TEDDY_DATA_DIR or $XDG_DATA_HOME/teddy)')
     .option('--port <port>', 'daemon port (default: $TEDDY_PORT or the running daemon’s)')
     .option('-d, --dataset <name>', 'dataset to work on', 'default')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Set before the subcommands are added, so that they inherit it: usage errors must reach main() for exit code 2.
+    .exitOverride();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 
@@ -326,7 +328,6 @@ export function buildProgram(setExit: (code: number) => void): Command {
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = buildProgram((code) => (exitCode = code));
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return exitCode;
