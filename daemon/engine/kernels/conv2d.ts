@@ -1,18 +1,18 @@
 /**
  * Conv2D gradients for the wasm backend, composed from its XNNPACK kernels.
  *
- * - Conv2DBackpropFilter: dW[kh,kw,ci,co] = Σ_p patch[p,(kh,kw,ci)] · dy[p,co], i.e. one
- *   matrix product of the im2col patches (a strided slice per tap; for a 1x1, stride-1
- *   conv the input itself) with dy. XNNPACK's fully-connected path needs its left operand
- *   row-major in the reduction dimension, so the narrower side is transposed.
- * - Conv2DBackpropInput: a 1x1 stride-1 conv's input gradient is dy · Wᵀ; any other is a
- *   stride-1 convolution of dy (dilated by the stride, zero-padded) with the filter
- *   rotated 180° and its channel axes swapped. The backend's own kernel for this is a
- *   scalar loop, so ours replaces it.
+ * - Conv2DBackpropFilter: dW[kh,kw,ci,co] = Σ_p patch[p,(kh,kw,ci)] · dy[p,co], one matrix
+ *   product (XNNPACK's fully-connected path, which wants its left operand with the
+ *   reduction dimension innermost). For a 1x1 stride-1 conv the patches are the input
+ *   itself and the narrower side is transposed; otherwise the patches are written
+ *   already transposed by a JS im2col (the backend's strided slices are ~100 ns/element).
+ * - Conv2DBackpropInput: cols = dy · Wᵀ (one matrix product); for a 1x1 stride-1 conv that
+ *   is dx, otherwise a JS col2im scatters cols into dx. The backend's own kernel for this
+ *   is a scalar loop (~10x slower on MobileNet's pointwise layers), so ours replaces it.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
-import { Composer, compose, originalKernelFunc, pair } from './ops.ts';
+import { Composer, col2im, compose, heapF32, im2colT, pair } from './ops.ts';
 import type { WasmBackendLike } from './ops.ts';
 
 type Shape4 = [number, number, number, number];
@@ -38,35 +38,21 @@ export function conv2dFilterGradNHWC(
   const [sh, sw] = strides;
   const [dh, dw] = dilations;
   const m = n * oh * ow;
-  let patches: TensorInfo;
-  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && pads.top === 0 && pads.left === 0 && oh === h && ow === w) {
-    patches = c.reshape(x, [m, cin]);
-  } else {
-    // Pad so that every tap's strided window lies inside the tensor.
-    const needH = (kh - 1) * dh + (oh - 1) * sh + 1;
-    const needW = (kw - 1) * dw + (ow - 1) * sw + 1;
-    const xp = c.pad(x, [[0, 0], [pads.top, Math.max(0, needH - h - pads.top)], [pads.left, Math.max(0, needW - w - pads.left)], [0, 0]]);
-    const taps: TensorInfo[] = [];
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const r0 = i * dh;
-        const c0 = j * dw;
-        taps.push(c.stridedSlice(xp, [0, r0, c0, 0], [n, r0 + (oh - 1) * sh + 1, c0 + (ow - 1) * sw + 1, cin], [1, sh, sw, 1]));
-      }
-    }
-    const cat = taps.length === 1 ? taps[0]! : c.run('Concat', taps as unknown as NamedTensorInfoMap, { axis: 3 });
-    patches = c.reshape(cat, [m, kh * kw * cin]);
-  }
   const k = kh * kw * cin;
   const dy2 = c.reshape(dy, [m, cout]);
-  if (k <= cout) {
-    // [k, M] · [M, cout]
-    const out = c.matmul(c.transpose(patches, [1, 0]), dy2);
-    return c.reshape(out, [kh, kw, cin, cout]);
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && pads.top === 0 && pads.left === 0 && oh === h && ow === w) {
+    // Pointwise: dW = xᵀ · dy; transpose whichever side is narrower.
+    const x2 = c.reshape(x, [m, cin]);
+    if (cin <= cout) return c.reshape(c.matmul(c.transpose(x2, [1, 0]), dy2), [1, 1, cin, cout]);
+    const outT = c.matmul(c.transpose(dy2, [1, 0]), x2);
+    return c.reshape(c.transpose(outT, [1, 0]), [1, 1, cin, cout]);
   }
-  // ([cout, M] · [M, k])ᵀ
-  const outT = c.matmul(c.transpose(dy2, [1, 0]), patches);
-  return c.reshape(c.transpose(outT, [1, 0]), [kh, kw, cin, cout]);
+  // General: patchesᵀ [k, M] (im2col written transposed) · dy [M, cout].
+  const patchesT = c.alloc([k, m]);
+  im2colT(heapF32(c.backend, x), heapF32(c.backend, patchesT), {
+    n, h, w, cin, oh, ow, kh, kw, sh, sw, dh, dw, top: pads.top, left: pads.left,
+  });
+  return c.reshape(c.matmul(patchesT, dy2), [kh, kw, cin, cout]);
 }
 
 function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
@@ -86,7 +72,7 @@ function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unkno
       [info.strideHeight, info.strideWidth], [1, 1], info.padInfo));
 }
 
-/** dx for NHWC dy [N,oh,ow,Cout], filter [kh,kw,Cin,Cout]; null when the shape needs the fallback. */
+/** dx for NHWC dy [N,oh,ow,Cout] and filter [kh,kw,Cin,Cout]. */
 export function conv2dInputGradNHWC(
   c: Composer,
   dy: TensorInfo,
@@ -94,30 +80,23 @@ export function conv2dInputGradNHWC(
   inShape: Shape4,
   strides: [number, number],
   pads: { top: number; left: number },
-): TensorInfo | null {
+): TensorInfo {
   const [n, h, w, cin] = inShape;
   const [, oh, ow, cout] = dy.shape as Shape4;
   const [kh, kw] = filter.shape as Shape4;
   const [sh, sw] = strides;
+  const m = n * oh * ow;
+  const k = kh * kw * cin;
+  const wt = c.transpose(c.reshape(filter, [k, cout]), [1, 0]);
+  const cols = c.matmul(c.reshape(dy, [m, cout]), wt); // [M, k]
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && pads.top === 0 && pads.left === 0 && oh === h && ow === w) {
-    const wt = c.transpose(c.reshape(filter, [cin, cout]), [1, 0]);
-    const dx = c.matmul(c.reshape(dy, [n * oh * ow, cout]), wt);
-    return c.reshape(dx, [n, h, w, cin]);
+    return c.reshape(cols, [n, h, w, cin]);
   }
-  // Transposed convolution as a stride-1 convolution of the dilated dy.
-  const lenH = (oh - 1) * sh + 1;
-  const lenW = (ow - 1) * sw + 1;
-  const top = kh - 1 - pads.top;
-  const left = kw - 1 - pads.left;
-  const bottom = h + kh - 1 - lenH - top;
-  const right = w + kw - 1 - lenW - left;
-  if (top < 0 || left < 0 || bottom < 0 || right < 0) return null;
-  const dyd = c.dilateSpatial(dy, sh, sw, lenH, lenW);
-  const rot = c.run('Reverse', { x: filter }, { dims: [0, 1] });
-  const wT = c.transpose(rot, [0, 1, 3, 2]);
-  return c.run('Conv2D', { x: dyd, filter: wT }, {
-    strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1],
+  const dx = c.alloc([n, h, w, cin]);
+  col2im(heapF32(c.backend, cols), heapF32(c.backend, dx), {
+    n, h, w, cin, oh, ow, kh, kw, sh, sw, dh: 1, dw: 1, top: pads.top, left: pads.left,
   });
+  return dx;
 }
 
 function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
@@ -133,17 +112,11 @@ function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknow
     inputShape, filter.shape as Shape4, strides, 1, pad, dimRoundingMode, false,
     dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
   const nhwcIn: Shape4 = [info.batchSize, info.inHeight, info.inWidth, info.inChannels];
-  const c = new Composer(backend);
-  try {
+  return compose(backend, (c) => {
     const dx = conv2dInputGradNHWC(c, toNHWC(c, dy, dataFormat), filter, nhwcIn,
       [info.strideHeight, info.strideWidth], info.padInfo);
-    if (dx) return c.keep(dataFormat === 'NCHW' ? c.transpose(dx, [0, 3, 1, 2]) : dx);
-  } finally {
-    c.dispose();
-  }
-  const original = originalKernelFunc('Conv2DBackpropInput', backend);
-  if (!original) throw new Error('Conv2DBackpropInput: no fallback kernel');
-  return original(args as never) as TensorInfo;
+    return dataFormat === 'NCHW' ? c.transpose(dx, [0, 3, 1, 2]) : dx;
+  });
 }
 
 export const conv2DBackpropFilterKernel = conv2DBackpropFilter as unknown as KernelFunc;

@@ -10,12 +10,17 @@
  *   MobileNet training step several times slower; ours replaces it (and falls back to it
  *   for the shapes it does not handle).
  *
+ * - TeddyBatchNormGrad, TeddyMaskedGrad: one-pass gradients of batch norm and of
+ *   ReLU/ReLU6, used by the FusedBatchNorm, Relu and Minimum gradients when the backend is
+ *   wasm (grads.ts; on other backends those gradients are tfjs-core's own).
+ *
  * Idempotent; may be called before or after `tf.setBackend('wasm')`.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc } from '@tensorflow/tfjs';
 import { conv2DBackpropFilterKernel, conv2DBackpropInputKernel } from './conv2d.ts';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise.ts';
+import { gradKernels, registerFastGradients } from './grads.ts';
 import { originalWasmKernels } from './ops.ts';
 
 const ours: ReadonlyArray<[string, KernelFunc]> = [
@@ -23,6 +28,7 @@ const ours: ReadonlyArray<[string, KernelFunc]> = [
   ['Conv2DBackpropInput', conv2DBackpropInputKernel],
   ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilterKernel],
   ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInputKernel],
+  ...gradKernels,
 ];
 
 export function registerWasmTrainingKernels(): string[] {
@@ -41,6 +47,7 @@ export function registerWasmTrainingKernels(): string[] {
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
     names.push(kernelName);
   }
+  registerFastGradients();
   return names;
 }
 

@@ -100,6 +100,13 @@ export class Composer {
     return this.slice(d, [0, 0, 0, 0], [n, lenH, lenW, c]);
   }
 
+  /** A fresh float32 output buffer, tracked like any intermediate. */
+  alloc(shape: number[]): TensorInfo {
+    const t = this.backend.makeOutput(shape, 'float32');
+    this.temps.push(t);
+    return t;
+  }
+
   /** Stops tracking `t` so that it survives `dispose()`; returns it. */
   keep(t: TensorInfo): TensorInfo {
     const i = this.temps.lastIndexOf(t);
@@ -128,4 +135,74 @@ export function pair(v: number | [number, number] | number[] | undefined, fallba
   if (v == null) return [fallback, fallback];
   if (typeof v === 'number') return [v, v];
   return [v[0] ?? fallback, v[1] ?? v[0] ?? fallback];
+}
+
+/** A Float32Array view of a tensor's data on the wasm heap (take it after the last allocation). */
+export function heapF32(backend: WasmBackendLike, t: TensorInfo): Float32Array {
+  const off = backend.dataIdMap.get(t.dataId).memoryOffset;
+  const size = t.shape.reduce((a, b) => a * b, 1);
+  return new Float32Array(backend.wasm.HEAPU8.buffer, off, size);
+}
+
+/** Geometry of a 2-D convolution over NHWC data. */
+export interface ConvGeometry {
+  n: number; h: number; w: number; cin: number; oh: number; ow: number;
+  kh: number; kw: number; sh: number; sw: number; dh: number; dw: number; top: number; left: number;
+}
+
+/**
+ * im2col, transposed: out[(i·kw + j)·cin + c][(b·oh + y)·ow + x] = x[b, y·sh + i·dh − top, x·sw + j·dw − left, c]
+ * (0 outside the input). out has kh·kw·cin rows of n·oh·ow.
+ */
+export function im2colT(x: Float32Array, out: Float32Array, g: ConvGeometry): void {
+  const { n, h, w, cin, oh, ow, kh, kw, sh, sw, dh, dw, top, left } = g;
+  const m = n * oh * ow;
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      for (let c = 0; c < cin; c++) {
+        const row = ((i * kw + j) * cin + c) * m;
+        let p = row;
+        for (let b = 0; b < n; b++) {
+          for (let y = 0; y < oh; y++) {
+            const iy = y * sh + i * dh - top;
+            if (iy < 0 || iy >= h) {
+              out.fill(0, p, p + ow);
+              p += ow;
+              continue;
+            }
+            const base = (b * h + iy) * w;
+            for (let xo = 0; xo < ow; xo++, p++) {
+              const ix = xo * sw + j * dw - left;
+              out[p] = ix >= 0 && ix < w ? x[(base + ix) * cin + c]! : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** col2im: dx[b, iy, ix, c] = Σ cols[(b·oh + y)·ow + x][(i·kw + j)·cin + c] over the taps that read it. */
+export function col2im(cols: Float32Array, dx: Float32Array, g: ConvGeometry): void {
+  const { n, h, w, cin, oh, ow, kh, kw, sh, sw, dh, dw, top, left } = g;
+  const k = kh * kw * cin;
+  dx.fill(0);
+  let r = 0;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++, r += k) {
+        for (let i = 0; i < kh; i++) {
+          const iy = y * sh + i * dh - top;
+          if (iy < 0 || iy >= h) continue;
+          for (let j = 0; j < kw; j++) {
+            const ix = xo * sw + j * dw - left;
+            if (ix < 0 || ix >= w) continue;
+            const d = ((b * h + iy) * w + ix) * cin;
+            const s = r + (i * kw + j) * cin;
+            for (let c = 0; c < cin; c++) dx[d + c]! += cols[s + c]!;
+          }
+        }
+      }
+    }
+  }
 }
