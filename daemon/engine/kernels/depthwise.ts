@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import { compose } from './ops.ts';
+import { offsetOf, teddySimd, withScratch } from './simd.ts';
 import type { WasmBackendLike } from './ops.ts';
 
 type Shape4 = [number, number, number, number];
@@ -110,7 +111,17 @@ export const jsFilterGradImpl: FilterGradImpl = (backend, x, dy, out, g) => {
   filterGradJS(heapF32(backend, x), heapF32(backend, dy), heapF32(backend, out), g);
 };
 
-let filterGradImpl: FilterGradImpl = jsFilterGradImpl;
+/** Our wasm SIMD kernel for channel multiplier 1 and channels in fours; JS otherwise. */
+export const simdFilterGradImpl: FilterGradImpl = (backend, x, dy, out, g) => {
+  const simd = g.mult === 1 && g.ch % 4 === 0 ? teddySimd(backend) : null;
+  if (!simd) return jsFilterGradImpl(backend, x, dy, out, g);
+  const taps = g.kh * g.kw * g.ch;
+  withScratch(backend, [taps, 2 * taps], (f32, f64) => simd.dw_filter_grad(
+    offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), g.n, g.h, g.w, g.ch, g.oh, g.ow,
+    g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.top, g.left, f32!, f64!));
+};
+
+let filterGradImpl: FilterGradImpl = simdFilterGradImpl;
 
 /** Chooses how the depthwise filter gradient is computed (our wasm module or JS). */
 export function setDepthwiseFilterGradImpl(impl: FilterGradImpl): void {

@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import { heapF32 } from './ops.ts';
+import { offsetOf, teddySimd, withScratch } from './simd.ts';
 import type { WasmBackendLike } from './ops.ts';
 
 export const BATCH_NORM_GRAD = 'TeddyBatchNormGrad';
@@ -58,6 +59,13 @@ function batchNormGradKernel(args: { inputs: NamedTensorInfoMap; backend: unknow
   const dx = backend.makeOutput(x!.shape, 'float32');
   const s1 = backend.makeOutput([ch], 'float32');
   const s2 = backend.makeOutput([ch], 'float32');
+  const simd = ch % 4 === 0 ? teddySimd(backend) : null;
+  if (simd) {
+    const o = (t: TensorInfo) => offsetOf(backend, t);
+    withScratch(backend, [2 * ch, 4 * ch], (f32, f64) => simd.bn_grad(
+      o(dy!), o(x!), o(mean!), o(k!), o(dx), o(s1), o(s2), x!.shape.reduce((a, b) => a * b, 1) / ch, ch, f32!, f64!));
+    return [dx, s1, s2];
+  }
   batchNormGradJS(heapF32(backend, dy!), heapF32(backend, x!), heapF32(backend, mean!), heapF32(backend, k!),
     heapF32(backend, dx), heapF32(backend, s1), heapF32(backend, s2));
   return [dx, s1, s2];
@@ -68,6 +76,13 @@ function maskedGradKernel(args: { inputs: NamedTensorInfoMap; backend: unknown; 
   const { dy, v } = args.inputs as Record<string, TensorInfo>;
   const { mode, threshold } = args.attrs as unknown as { mode: MaskMode; threshold: number };
   const out = backend.makeOutput(dy!.shape, 'float32');
+  const simd = teddySimd(backend);
+  if (simd) {
+    const size = dy!.shape.reduce((a, b) => a * b, 1);
+    simd.masked_grad(offsetOf(backend, dy!), offsetOf(backend, v!), offsetOf(backend, out), size,
+      mode === 'gt' ? 0 : mode === 'lt' ? 1 : 2, threshold);
+    return out;
+  }
   maskedGradJS(heapF32(backend, dy!), heapF32(backend, v!), heapF32(backend, out), mode, threshold);
   return out;
 }

@@ -219,34 +219,61 @@ describe('Depthwise gradients match the cpu backend', () => {
 });
 
 describe('end to end: gradients of a small conv net on wasm equal those on cpu', () => {
-  it('conv stem, depthwise, pointwise, batch norm, relu6, pooling, dense', async () => {
-    const xv = values([2, 12, 12, 3]);
-    const weights = {
-      stem: values([3, 3, 3, 4]), dw: values([3, 3, 4, 2]), pw: values([1, 1, 8, 6]),
-      gamma: values([6]), beta: values([6]), dense: values([6, 3]),
-    };
-    const labels = tf.tensor2d([[1, 0, 0], [0, 0, 1]]);
-    const gradsOn = async (backend: string) => {
-      await tf.setBackend(backend);
-      return tf.tidy(() => {
-        const x = tf.tensor4d(xv, [2, 12, 12, 3]);
-        const vars = Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, tf.tensor(v, k === 'dense' ? [6, 3] : k === 'gamma' || k === 'beta' ? [6] : k === 'stem' ? [3, 3, 3, 4] : k === 'dw' ? [3, 3, 4, 2] : [1, 1, 8, 6])]));
-        const y = tf.tensor2d(labels.dataSync(), [2, 3]);
-        const f = (stem: tf.Tensor, dw: tf.Tensor, pw: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, dense: tf.Tensor) => {
-          let h = tf.relu6(tf.conv2d(x, stem as tf.Tensor4D, 2, 'same'));
-          h = tf.relu6(tf.depthwiseConv2d(h, dw as tf.Tensor4D, 2, 'same'));
-          h = tf.conv2d(h, pw as tf.Tensor4D, 1, 'same');
-          const { mean, variance } = tf.moments(h, [0, 1, 2]);
-          h = tf.relu6(tf.batchNorm4d(h, mean as tf.Tensor1D, variance as tf.Tensor1D, beta as tf.Tensor1D, gamma as tf.Tensor1D, 1e-3));
-          const logits = tf.matMul(tf.mean(h, [1, 2]) as tf.Tensor2D, dense as tf.Tensor2D);
-          return tf.losses.softmaxCrossEntropy(y, logits);
-        };
-        const g = tf.grads(f as never)([vars.stem!, vars.dw!, vars.pw!, vars.gamma!, vars.beta!, vars.dense!]);
-        return g.map((t) => t.dataSync() as Float32Array);
-      });
-    };
-    const ref = await gradsOn('cpu');
-    const got = await gradsOn('wasm');
-    for (let i = 0; i < ref.length; i++) expect(relErr(got[i]!, ref[i]!)).toBeLessThan(1e-4);
+  // pwOut % 4 === 0 takes the SIMD batch-norm path, otherwise the JS one; the ReLU6 is
+  // tf.relu6 (its own kernel), or minimum(6, relu(x)) / minimum(relu(x), 6) as tfjs-layers
+  // writes it, whose Relu and Minimum gradients are replaced on wasm.
+  const variants = [
+    { pwOut: 8, relu6: 'layers', stats: 'batch' },
+    { pwOut: 6, relu6: 'flipped', stats: 'batch' },
+    { pwOut: 12, relu6: 'kernel', stats: 'frozen' },
+  ] as const;
+  for (const { pwOut, relu6, stats } of variants) {
+    it(`stem, depthwise, pointwise(${pwOut}), ${stats} batch norm, ${relu6} relu6, pooling, dense`, async () => {
+      const shapes: Record<string, number[]> = {
+        stem: [3, 3, 3, 4], dw: [3, 3, 4, 1], pw: [1, 1, 4, pwOut], gamma: [pwOut], beta: [pwOut], dense: [pwOut, 3],
+      };
+      const init = Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, values(s)]));
+      const xv = values([2, 12, 12, 3]);
+      const mv = values([pwOut]);
+      const vv = values([pwOut]).map((v) => v + 1.5);
+      const act = (h: tf.Tensor) => relu6 === 'kernel' ? tf.relu6(h)
+        : relu6 === 'layers' ? tf.minimum(6, tf.relu(h)) : tf.minimum(tf.relu(h), 6);
+      const gradsOn = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const x = tf.tensor4d(xv, [2, 12, 12, 3]);
+          const vars = Object.keys(shapes).map((k) => tf.tensor(init[k]!, shapes[k]!));
+          const y = tf.tensor2d([[1, 0, 0], [0, 0, 1]]);
+          const f = (stem: tf.Tensor, dw: tf.Tensor, pw: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, dense: tf.Tensor) => {
+            let h = act(tf.conv2d(x, stem as tf.Tensor4D, 2, 'same').mul(3));
+            h = act(tf.depthwiseConv2d(h as tf.Tensor4D, dw as tf.Tensor4D, 2, 'same').mul(3));
+            h = tf.conv2d(h as tf.Tensor4D, pw as tf.Tensor4D, 1, 'same');
+            const m = stats === 'batch' ? tf.moments(h, [0, 1, 2]) : { mean: tf.tensor1d(mv), variance: tf.tensor1d(vv) };
+            h = act(tf.batchNorm4d(h as tf.Tensor4D, m.mean as tf.Tensor1D, m.variance as tf.Tensor1D, beta as tf.Tensor1D, gamma as tf.Tensor1D, 1e-3));
+            const logits = tf.matMul(tf.mean(h, [1, 2]) as tf.Tensor2D, dense as tf.Tensor2D);
+            return tf.losses.softmaxCrossEntropy(y, logits);
+          };
+          const g = tf.grads(f as never)(vars);
+          return g.map((t) => t.dataSync() as Float32Array);
+        });
+      };
+      const ref = await gradsOn('cpu');
+      const got = await gradsOn('wasm');
+      expect(got.length).toBe(6);
+      for (let i = 0; i < ref.length; i++) expect(relErr(got[i]!, ref[i]!), `grad ${Object.keys(shapes)[i]}`).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('masked gradient kernel', () => {
+  it('relu mask over a length that is not a multiple of 4', async () => {
+    await tf.setBackend('wasm');
+    const v = values([1, 3, 5, 7]);
+    const dy = values([1, 3, 5, 7]);
+    const g = tf.tidy(() => {
+      const x = tf.tensor4d(v, [1, 3, 5, 7]);
+      return tf.grad((t: tf.Tensor) => tf.relu(t).mul(tf.tensor4d(dy, [1, 3, 5, 7])).sum())(x).dataSync() as Float32Array;
+    });
+    for (let i = 0; i < v.length; i++) expect(g[i]! === (v[i]! > 0 ? dy[i]! : 0)).toBe(true);
   });
 });
