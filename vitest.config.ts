@@ -14,6 +14,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
+          setupFiles: ['tests/helpers/cleanup.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
           // Integration tests start real daemons and servers; running them one file at a

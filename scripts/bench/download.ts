@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { startDaemonProcess, tempDataDir, waitFor } from '../../tests/helpers/daemonProcess.ts';
+import { removeTempDirs, startDaemonProcess, tempDataDir, waitFor } from '../../tests/helpers/daemonProcess.ts';
 import { serveBytes, startImageServer } from '../../tests/helpers/imageServer.ts';
 
 async function makeImage(seed: number): Promise<Buffer> {
@@ -16,7 +16,7 @@ async function makeImage(seed: number): Promise<Buffer> {
     .png()
     .toBuffer();
   // A busy picture rather than a flat one, so that decoding costs what a photo costs.
-  return sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  return sharp({ create: { width, height, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
     .composite([{ input: tile, tile: true, blend: 'overlay' }])
     .jpeg({ quality: 85 })
     .toBuffer();
@@ -58,5 +58,6 @@ export async function main(args: string[]): Promise<void> {
     client.close();
     await daemon.stop();
     await server.close();
+    removeTempDirs();
   }
 }

@@ -1,6 +1,6 @@
 /** Runs the real daemon as a child process (`teddy start`), as a user would. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
@@ -20,8 +20,17 @@ export interface DaemonProcess {
   kill(): Promise<void>;
 }
 
+const tempDirs: string[] = [];
+
+/** A fresh temp folder, removed by `removeTempDirs` (the integration setup calls it after each file). */
 export function tempDataDir(prefix = 'teddy-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export async function startDaemonProcess(dataDir: string, env: Record<string, string> = {}): Promise<DaemonProcess> {
