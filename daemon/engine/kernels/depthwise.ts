@@ -1,9 +1,10 @@
 /**
  * Depthwise-conv gradients for the wasm backend.
  *
- * - Input gradient: a stride-1 depthwise convolution (the backend's XNNPACK kernel) of dy,
- *   dilated by the stride, with the filter rotated 180°; with a channel multiplier M the
- *   C·M per-output-channel results are summed in groups of M.
+ * - Input gradient: for channel multiplier 1 and channels in fours (MobileNet), a scatter
+ *   pass in our wasm SIMD module; otherwise a stride-1 depthwise convolution (the
+ *   backend's XNNPACK kernel) of dy, dilated by the stride, with the filter rotated 180°,
+ *   the C·M per-output-channel results summed in groups of M.
  * - Filter gradient: dW[i,j,c,m] = Σ_{n,y,x} xpad[n, y·sh + i·dh, x·sw + j·dw, c] · dy[n,y,x,c·M+m],
  *   a sum of shifted products, computed in one pass over dy by `filterGradInto`
  *   (our own wasm SIMD module when available, else a JS loop on the heap).
@@ -41,6 +42,13 @@ function depthwiseBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unk
   const left = ekw - 1 - info.padInfo.left;
   const bottom = h + ekh - 1 - lenH - top;
   const right = w + ekw - 1 - lenW - left;
+  const simd = mult === 1 && ch % 4 === 0 ? teddySimd(backend) : null;
+  if (simd) {
+    const dx = backend.makeOutput([n, h, w, ch], 'float32');
+    simd.dw_input_grad(offsetOf(backend, dy), offsetOf(backend, filter), offsetOf(backend, dx), n, h, w, ch, oh, ow,
+      kh, kw, sh, sw, dh, dw, info.padInfo.top, info.padInfo.left);
+    return dx;
+  }
   return compose(backend, (c) => {
     let dyd = c.dilateSpatial(dy, sh, sw, lenH, lenW);
     // Negative padding (explicit pads larger than the filter): crop instead.

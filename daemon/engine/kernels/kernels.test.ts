@@ -218,6 +218,21 @@ describe('Depthwise gradients match the cpu backend', () => {
   });
 });
 
+describe('depthwise SIMD paths (multiplier 1, channels in fours) with dilation and odd padding', () => {
+  for (const [pad, s, d] of [['same', 1, 2], ['valid', 1, 2], ['valid', 2, 1], [[[0, 0], [1, 0], [2, 1], [0, 0]], 2, 1]] as const) {
+    it(`pad ${JSON.stringify(pad)} stride ${s} dilation ${d}`, async () => {
+      const x: Shape4 = [2, 9, 10, 8];
+      const f: Shape4 = [3, 3, 8, 1];
+      const p = pad as Case['pad'];
+      const dy = outShape({ x, filter: f, strides: [s, s], dilations: [d, d], pad: p }, true);
+      await compare('DepthwiseConv2dNativeBackpropFilter', { x: [values(x), x], dy: [values(dy), dy] },
+        { strides: s, dilations: d, pad: p, filterShape: f });
+      await compare('DepthwiseConv2dNativeBackpropInput', { dy: [values(dy), dy], filter: [values(f), f] },
+        { strides: s, dilations: d, pad: p, inputShape: x });
+    });
+  }
+});
+
 describe('end to end: gradients of a small conv net on wasm equal those on cpu', () => {
   // pwOut % 4 === 0 takes the SIMD batch-norm path, otherwise the JS one; the ReLU6 is
   // tf.relu6 (its own kernel), or minimum(6, relu(x)) / minimum(relu(x), 6) as tfjs-layers

@@ -114,3 +114,38 @@ void dw_filter_grad(const float *x, const float *dy, float *out,
   }
   for (u32 t = 0; t < total; t++) out[t] = (float)dscratch[t];
 }
+
+/*
+ * Depthwise conv input gradient, channel multiplier 1, NHWC, ch a multiple of 4
+ * (scatter form; dx is overwritten):
+ *   dx[b, y·sh + i·dh − top, x·sw + j·dw − left, c] += dy[b,y,x,c] · f[i,j,c]
+ */
+__attribute__((export_name("dw_input_grad")))
+void dw_input_grad(const float *dy, const float *f, float *dx,
+                   u32 n, u32 h, u32 w, u32 ch, u32 oh, u32 ow, u32 kh, u32 kw,
+                   u32 sh, u32 sw, u32 dh, u32 dw, int top, int left) {
+  const unsigned long total = (unsigned long)n * h * w * ch;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (unsigned long t = 0; t < total; t += 4) wasm_v128_store(dx + t, zero);
+  for (u32 b = 0; b < n; b++) {
+    for (u32 y = 0; y < oh; y++) {
+      for (u32 xo = 0; xo < ow; xo++) {
+        const float *dyp = dy + (((unsigned long)b * oh + y) * ow + xo) * ch;
+        for (u32 i = 0; i < kh; i++) {
+          int iy = (int)(y * sh + i * dh) - top;
+          if (iy < 0 || iy >= (int)h) continue;
+          for (u32 j = 0; j < kw; j++) {
+            int ix = (int)(xo * sw + j * dw) - left;
+            if (ix < 0 || ix >= (int)w) continue;
+            float *dxp = dx + (((unsigned long)b * h + (u32)iy) * w + (u32)ix) * ch;
+            const float *fp = f + (i * kw + j) * ch;
+            for (u32 c = 0; c < ch; c += 4) {
+              v128_t p = wasm_f32x4_mul(wasm_v128_load(dyp + c), wasm_v128_load(fp + c));
+              wasm_v128_store(dxp + c, wasm_f32x4_add(wasm_v128_load(dxp + c), p));
+            }
+          }
+        }
+      }
+    }
+  }
+}
