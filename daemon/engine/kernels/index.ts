@@ -14,6 +14,9 @@
  *   ReLU/ReLU6, used by the FusedBatchNorm, Relu and Minimum gradients when the backend is
  *   wasm (grads.ts; on other backends those gradients are tfjs-core's own).
  *
+ * - Identity: shares data instead of copying it (the engine clones every tensor it saves
+ *   for backprop; copies doubled a step's memory on wasm).
+ *
  * Idempotent; may be called before or after `tf.setBackend('wasm')`.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -21,7 +24,7 @@ import type { KernelFunc } from '@tensorflow/tfjs';
 import { conv2DBackpropFilterKernel, conv2DBackpropInputKernel } from './conv2d.ts';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise.ts';
 import { gradKernels, registerFastGradients } from './grads.ts';
-import { originalWasmKernels } from './ops.ts';
+import { originalWasmKernels, sharedIdentity } from './ops.ts';
 
 const ours: ReadonlyArray<[string, KernelFunc]> = [
   ['Conv2DBackpropFilter', conv2DBackpropFilterKernel],
@@ -29,6 +32,7 @@ const ours: ReadonlyArray<[string, KernelFunc]> = [
   ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilterKernel],
   ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInputKernel],
   ...gradKernels,
+  ['Identity', sharedIdentity as unknown as KernelFunc],
 ];
 
 export function registerWasmTrainingKernels(): string[] {

@@ -280,6 +280,21 @@ describe('end to end: gradients of a small conv net on wasm equal those on cpu',
   }
 });
 
+describe('shared Identity', () => {
+  it('clones share data but keep their values when a variable is reassigned or disposed', async () => {
+    await tf.setBackend('wasm');
+    const v = tf.variable(tf.tensor1d([1, 2, 3]));
+    const c = v.clone();
+    v.assign(tf.tensor1d([4, 5, 6]));
+    expect(Array.from(c.dataSync())).toEqual([1, 2, 3]);
+    const c2 = tf.clone(c);
+    c.dispose();
+    expect(Array.from(c2.dataSync())).toEqual([1, 2, 3]);
+    v.dispose();
+    c2.dispose();
+  });
+});
+
 describe('masked gradient kernel', () => {
   it('relu mask over a length that is not a multiple of 4', async () => {
     await tf.setBackend('wasm');
