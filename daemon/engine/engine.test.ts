@@ -142,4 +142,30 @@ describe('learner on generated shapes (wasm, frozen body)', () => {
     expect(phases).toEqual(['stage-1', 'save', 'stage-2']);
     l.dispose();
   });
+
+  it('unfreeze trains the body with discriminative LRs, and the lesson schedule runs stage 2', async (ctx) => {
+    // Needs the wasm gradient kernels from ./kernels (registered by initBackend).
+    if (!backendCanTrainBody('wasm')) ctx.skip();
+    const l = learner();
+    await l.fitOneCycle(1, 1e-2);
+    const lower = l.groups[0]!.layers[0]!.getWeights()[0]!.dataSync().slice();
+    const bodyImages = l.bodyStats.images;
+    l.unfreeze();
+    const fit = await l.fitOneCycle(1, [1e-4, 1e-3]);
+    expect(fit.groupLrs[0]).toBeCloseTo(1e-4, 12);
+    expect(fit.groupLrs[2]).toBeCloseTo(1e-3, 12);
+    expect(l.bodyTuned).toBe(true);
+    expect(Array.from(l.groups[0]!.layers[0]!.getWeights()[0]!.dataSync())).not.toEqual(Array.from(lower));
+    // Validation after a body update goes through the new body, not the stale cache.
+    expect(l.bodyStats.images).toBeGreaterThan(bodyImages);
+    l.dispose();
+
+    const m = learner();
+    const res = await runLessonSchedule(m, { stageDir: join(dir, 'lesson2'), canTrainBody: true, stage1Epochs: 1, stage2Epochs: 1, lrFindIterations: 20 });
+    expect(res.lrFind!.lrs.length).toBeGreaterThan(5);
+    expect(res.stage2Lrs![1]).toBeCloseTo(res.stage2Lrs![0] * 10, 12);
+    expect(res.stage2!.rows).toHaveLength(1);
+    expect(res.stage2Path).toMatch(/stage-2$/);
+    m.dispose();
+  });
 });

@@ -39,3 +39,4 @@ export { oneCycleAt, lrsForGroups, exponentialSweep, suggestLr, DEFAULT_ONE_CYCL
 export { DEFAULT_AUGMENT, type AugmentOptions, type Normalization } from './augment.ts';
 export { loadLayersModelFromDir, saveLayersModelToDir, readModelArtifacts } from './model-io.ts';
 export { sharpDecoder, type ImageDecoder } from './images.ts';
+export { FeatureCache, featureKey } from './feature-cache.ts';

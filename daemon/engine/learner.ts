@@ -111,9 +111,14 @@ export interface LearnerOptions {
   augment?: AugmentOptions | false;
   /** Augmentation draws kept per training image while the body is frozen. */
   augmentDraws?: number;
+  /** Seeds head initialisation and shuffling. */
   seed?: number;
+  /** Seeds the augmentation draws; kept apart from `seed` so a refit with a new head reuses cached draws. */
+  augmentSeed?: number;
   /** On-disk feature cache; absent: memory only. */
   featureCacheDir?: string;
+  /** A cache shared between learners (e.g. a refit after cleaning); takes precedence over featureCacheDir. */
+  featureCache?: FeatureCache;
   weightDecay?: number;
   headHidden?: number;
   headDropout?: readonly [number, number];
@@ -163,6 +168,7 @@ export class Learner {
   readonly augment: AugmentOptions | false;
   readonly augmentDraws: number;
   readonly seed: number;
+  readonly augmentSeed: number;
   readonly weightDecay: number;
   /** Body forward passes done so far, for throughput figures. */
   readonly bodyStats = { images: 0, seconds: 0 };
@@ -190,8 +196,9 @@ export class Learner {
     this.augment = options.augment === undefined ? DEFAULT_AUGMENT : options.augment;
     this.augmentDraws = Math.max(1, options.augmentDraws ?? 3);
     this.seed = options.seed ?? 42;
+    this.augmentSeed = options.augmentSeed ?? 42;
     this.weightDecay = options.weightDecay ?? 1e-2;
-    this.cache = new FeatureCache(options.featureCacheDir);
+    this.cache = options.featureCache ?? new FeatureCache(options.featureCacheDir);
     this.decoder = options.decoder ?? sharpDecoder;
     this.bodyVersion = `pretrained:${this.spec.id}`;
     const featureShape = this.body.outputs[0]?.shape;
@@ -270,7 +277,7 @@ export class Learner {
 
   private transformFor(hash: string, draw: number | 'valid' | string): TransformDraw {
     if (draw === 'valid' || this.augment === false) return IDENTITY_TRANSFORM;
-    return drawTransform(rngFromString(`${this.seed}:${hash}:${draw}`), this.augment);
+    return drawTransform(rngFromString(`${this.augmentSeed}:${hash}:${draw}`), this.augment);
   }
 
   /** Decodes and renders a batch; unreadable files come back as null (and are skipped from then on). */
@@ -320,7 +327,7 @@ export class Learner {
       let key = '';
       try {
         const hash = await this.contentHash(item.file);
-        key = featureKey({ contentHash: hash, bodyVersion: this.bodyVersion, size: this.imageSize, draw, augmentSeed: this.augment === false ? -1 : this.seed });
+        key = featureKey({ contentHash: hash, bodyVersion: this.bodyVersion, size: this.imageSize, draw, augmentSeed: this.augment === false ? -1 : this.augmentSeed });
       } catch (err) {
         this.unusable.add(item.file);
         emit(run, { type: 'warning', file: item.file, message: `skipped unreadable image: ${(err as Error).message}` });
@@ -379,8 +386,7 @@ export class Learner {
       const draw = this.augment === false ? 'valid' : epoch % this.augmentDraws;
       const feats = await this.featuresFor(order, draw, run);
       const usable = order.map((item, i) => ({ item, f: feats[i] })).filter((p): p is { item: DatasetItem; f: Float32Array } => p.f != null);
-      for (const batch of chunk(usable, this.batchSize)) {
-        if (batch.length < 2) continue;
+      for (const batch of this.dropLast(chunk(usable, this.batchSize))) {
         const width = (batch[0] as { f: Float32Array }).f.length;
         const flat = new Float32Array(batch.length * width);
         batch.forEach((p, k) => flat.set(p.f, k * width));
@@ -392,7 +398,7 @@ export class Learner {
     const drawKey = `run${runId}:epoch${epoch}`;
     const self = this;
     async function* rendered() {
-      for (const batch of chunk(order, self.batchSize)) yield { batch, ...(await self.renderBatch(batch, drawKey, run)) };
+      for (const batch of self.dropLast(chunk(order, self.batchSize))) yield { batch, ...(await self.renderBatch(batch, drawKey, run)) };
     }
     for await (const { batch, pixels, kept } of prefetch(rendered(), 2)) {
       if (kept.length < 2) continue;
@@ -401,6 +407,20 @@ export class Learner {
         y: Int32Array.from(kept.map((i) => this.labelIndex(batch[i] as DatasetItem))),
       };
     }
+  }
+
+  /**
+   * fastai's drop_last for training: a short final batch gives batchnorm noisy statistics and
+   * one noisy step per epoch; its images are in other batches in other epochs' shuffles.
+   */
+  private dropLast<T>(batches: T[][]): T[][] {
+    if (batches.length > 1 && (batches[batches.length - 1] as T[]).length < this.batchSize) return batches.slice(0, -1);
+    return batches.filter((b) => b.length >= 2);
+  }
+
+  private iterationsPerEpoch(): number {
+    const n = this.trainItems().length;
+    return n >= this.batchSize ? Math.floor(n / this.batchSize) : 1;
   }
 
   private activeGroups(): tf.Variable[][] {
@@ -442,8 +462,7 @@ export class Learner {
     const groupLrs = lrsForGroups(maxLr, this.groups.length);
     const weightDecay = options.weightDecay ?? this.weightDecay;
     const runId = ++this.runCounter;
-    const perEpoch = Math.max(1, Math.floor(this.trainItems().length / this.batchSize) + (this.trainItems().length % this.batchSize >= 2 ? 1 : 0));
-    const totalIterations = perEpoch * epochs;
+    const totalIterations = this.iterationsPerEpoch() * epochs;
     const rows: EpochRow[] = [];
     const batches: BatchRecord[] = [];
     const smooth = new SmoothedValue(0.98);

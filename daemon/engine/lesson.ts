@@ -14,6 +14,8 @@ export interface LessonOptions extends RunOptions {
   stage1Epochs?: number;
   stage1Lr?: number;
   stage2Epochs?: number;
+  /** LR finder iterations after unfreezing (fastai: 100); fewer keeps a CPU run short. */
+  lrFindIterations?: number;
   /** Bounds for the stage-2 top LR taken from the finder (guards against a noisy curve). */
   stage2LrBounds?: readonly [number, number];
 }
@@ -52,7 +54,7 @@ export async function runLessonSchedule(learner: Learner, options: LessonOptions
   }
   learner.unfreeze();
   say('lr-find', 'unfrozen; running the LR finder');
-  const found = await learner.lrFind(options);
+  const found = await learner.lrFind({ ...options, ...(options.lrFindIterations ? { iterations: options.lrFindIterations } : {}) });
   result.lrFind = found;
   const [minHi, maxHi] = options.stage2LrBounds ?? [1e-5, 1e-3];
   const hi = Math.min(maxHi, Math.max(minHi, found.suggestedLr));

@@ -47,8 +47,8 @@ export interface FitRecord {
  * - Too many epochs: the error rate reached its best before the last epoch and the last one is
  *   clearly worse (by more than 1.5 points and at least one more wrong image), while the
  *   training loss kept falling.
- * - Too few epochs: training loss above validation loss and the validation loss still falling
- *   by more than 5% in the last epoch - the model has more to learn.
+ * - Too few epochs: training loss above validation loss, and in the last epoch the validation
+ *   loss still fell by more than 5% and the error rate still fell - the model has more to learn.
  */
 export function diagnose(record: FitRecord): Diagnosis[] {
   const out: Diagnosis[] = [];
@@ -103,7 +103,7 @@ export function diagnose(record: FitRecord): Diagnosis[] {
   }
   if (epochs.length >= 2) {
     const prev = epochs[epochs.length - 2] as EpochRow;
-    if (last.trainLoss > last.validLoss && last.validLoss < 0.95 * prev.validLoss) {
+    if (last.trainLoss > last.validLoss && last.validLoss < 0.95 * prev.validLoss && last.errorRate < prev.errorRate) {
       out.push({
         kind: 'too-few-epochs',
         message:

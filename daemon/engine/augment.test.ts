@@ -1,0 +1,56 @@
+import { describe, it, expect } from 'vitest';
+import { DEFAULT_AUGMENT, IDENTITY_TRANSFORM, drawTransform, renderTransformed, type Normalization, type RgbImage } from './augment.ts';
+import { mulberry32 } from './rng.ts';
+
+const unit: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
+
+function gradient(width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set([x * 4, y * 4, 128], (y * width + x) * 3);
+  return { data, width, height };
+}
+
+describe('augmentation', () => {
+  it('the identity transform is a centre crop, normalised', () => {
+    const img = gradient(48, 32);
+    const out = renderTransformed(img, 32, IDENTITY_TRANSFORM, unit);
+    // Output pixel (0,0) is source pixel (8,0): the crop is centred horizontally.
+    expect(out[0]).toBeCloseTo(32 / 255, 5);
+    expect(out[1]).toBeCloseTo(0, 5);
+    const mobilenet = renderTransformed(img, 32, IDENTITY_TRANSFORM, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+    expect(Math.min(...mobilenet)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...mobilenet)).toBeLessThanOrEqual(1);
+  });
+
+  it('a flip mirrors the image', () => {
+    const img = gradient(32, 32);
+    const plain = renderTransformed(img, 32, IDENTITY_TRANSFORM, unit);
+    const flipped = renderTransformed(img, 32, { ...IDENTITY_TRANSFORM, flip: true }, unit);
+    expect(flipped[0]).toBeCloseTo(plain[31 * 3]!, 5);
+  });
+
+  it('draws stay within the get_transforms() ranges and are reproducible', () => {
+    const rng = mulberry32(1);
+    for (let i = 0; i < 200; i++) {
+      const t = drawTransform(rng);
+      expect(Math.abs(t.rotateDeg)).toBeLessThanOrEqual(DEFAULT_AUGMENT.maxRotate);
+      expect(t.zoom).toBeGreaterThanOrEqual(1);
+      expect(t.zoom).toBeLessThanOrEqual(DEFAULT_AUGMENT.maxZoom);
+      expect(Math.abs(t.warpX)).toBeLessThanOrEqual(DEFAULT_AUGMENT.maxWarp);
+      expect(Math.abs(t.brightness - 0.5)).toBeLessThanOrEqual(DEFAULT_AUGMENT.maxLighting);
+    }
+    expect(drawTransform(mulberry32(5))).toEqual(drawTransform(mulberry32(5)));
+  });
+
+  it('an augmented render changes pixels but keeps them in range', () => {
+    const img = gradient(40, 40);
+    const t = { ...IDENTITY_TRANSFORM, rotateDeg: 10, zoom: 1.1, warpX: 0.2, warpY: -0.2, brightness: 0.6, contrast: 1.2 };
+    const out = renderTransformed(img, 32, t, unit);
+    const plain = renderTransformed(img, 32, IDENTITY_TRANSFORM, unit);
+    expect(out).not.toEqual(plain);
+    for (const v of out) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThanOrEqual(1);
+    }
+  });
+});
