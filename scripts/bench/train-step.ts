@@ -98,7 +98,7 @@ async function profileStep(step: () => void): Promise<void> {
 
 export async function main(args: string[]): Promise<void> {
   const runsArg = args.indexOf('--runs');
-  const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 3;
+  const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 5;
   const withCpu = !args.includes('--no-cpu');
   const trainingBN = args.includes('--train-bn');
 
@@ -110,14 +110,19 @@ export async function main(args: string[]): Promise<void> {
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, CLASSES, 'int32', 2), CLASSES).toFloat();
 
   const forward = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
-  forward();
-  const forwardMs = median(Array.from({ length: runs }, () => timeIt(forward)));
-  console.log(`wasm forward: ${forwardMs.toFixed(0)} ms`);
-
   const step = makeStep(model, x, y, trainingBN);
+  forward();
   step(); // warm-up: creates XNNPACK operators and optimizer slots
-  const stepTimes = Array.from({ length: runs }, () => timeIt(step));
+  // Interleaved, so that load from other processes hits both figures alike.
+  const forwardTimes: number[] = [];
+  const stepTimes: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    forwardTimes.push(timeIt(forward));
+    stepTimes.push(timeIt(step));
+  }
+  const forwardMs = median(forwardTimes);
   const stepMs = median(stepTimes);
+  console.log(`wasm forward: ${forwardTimes.map((t) => t.toFixed(0)).join(' ')} ms (median ${forwardMs.toFixed(0)})`);
   console.log(`wasm step: ${stepTimes.map((t) => t.toFixed(0)).join(' ')} ms (median ${stepMs.toFixed(0)})`);
   if (args.includes('--profile')) await profileStep(step);
 

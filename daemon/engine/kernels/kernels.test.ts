@@ -295,6 +295,24 @@ describe('shared Identity', () => {
   });
 });
 
+describe('Minimum with a scalar side', () => {
+  it('matches the cpu backend, NaN and broadcast rank included', async () => {
+    const v = values([3, 7, 5]);
+    v[4] = NaN;
+    v[5] = 6;
+    for (const [aShape, bShape, av, bv] of [
+      [[], [3, 7, 5], new Float32Array([0.25]), v],
+      [[3, 7, 5], [1], v, new Float32Array([-0.5])],
+      [[1, 1, 1, 1], [3, 7, 5], new Float32Array([0.1]), v],
+    ] as Array<[number[], number[], Float32Array, Float32Array]>) {
+      const ref = await runOn('cpu', 'Minimum', { a: [av, aShape], b: [bv, bShape] }, {});
+      const got = await runOn('wasm', 'Minimum', { a: [av, aShape], b: [bv, bShape] }, {});
+      expect(got.shape).toEqual(ref.shape);
+      expect(Array.from(got.data)).toEqual(Array.from(ref.data));
+    }
+  });
+});
+
 describe('masked gradient kernel', () => {
   it('relu mask over a length that is not a multiple of 4', async () => {
     await tf.setBackend('wasm');

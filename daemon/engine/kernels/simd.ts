@@ -14,6 +14,7 @@ export interface TeddySimd {
   dw_filter_grad(x: number, dy: number, out: number, n: number, h: number, w: number, ch: number,
     oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number,
     top: number, left: number, scratch: number, dscratch: number): void;
+  min_scalar(x: number, out: number, n: number, s: number): void;
   dw_input_grad(dy: number, f: number, dx: number, n: number, h: number, w: number, ch: number,
     oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number,
     top: number, left: number): void;

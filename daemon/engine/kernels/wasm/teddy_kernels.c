@@ -149,3 +149,12 @@ void dw_input_grad(const float *dy, const float *f, float *dx,
     }
   }
 }
+
+/* out = min(x, s) element-wise (NaN-propagating, like Math.min). */
+__attribute__((export_name("min_scalar")))
+void min_scalar(const float *x, float *out, u32 n, float s) {
+  const v128_t sv = wasm_f32x4_splat(s);
+  u32 i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(out + i, wasm_f32x4_min(wasm_v128_load(x + i), sv));
+  for (; i < n; i++) out[i] = wasm_f32x4_extract_lane(wasm_f32x4_min(wasm_f32x4_splat(x[i]), sv), 0);
+}
