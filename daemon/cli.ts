@@ -11,7 +11,8 @@ import { Command, CommanderError } from 'commander';
 import cliProgress from 'cli-progress';
 import WebSocket from 'ws';
 import { ConnectionClosedError, ProtocolError, TeddyClient, type SocketLike } from '../shared/client.ts';
-import { MAX_URLS_PER_ADD, type Job } from '../shared/protocol.ts';
+import { MAX_URLS_PER_ADD, type Job, type LrFindCurve } from '../shared/protocol.ts';
+import { formatEpochTable } from './engine/recorder.ts';
 import { applyDownloadEnv, buildConfig, EXTENSION_ID, resolveDataDir, resolvePort } from './config.ts';
 import { RUNTIME_FILE, startDaemon } from './daemon.ts';
 import { readToken } from './token.ts';
@@ -113,7 +114,9 @@ async function followJob(client: TeddyClient, started: Job, label: string): Prom
   });
   bar?.stop();
   const p = finished.progress;
-  console.log(`${label}: ${finished.state} — ${p.done}/${p.total} processed, ${p.ok} ok, ${p.failed} failed${finished.error ? ` (${finished.error})` : ''}`);
+  const counts =
+    finished.kind === 'train' ? `${p.done}/${p.total} epochs` : finished.kind === 'lr-find' ? `${p.done}/${p.total} steps` : `${p.done}/${p.total} processed, ${p.ok} ok, ${p.failed} failed`;
+  console.log(`${label}: ${finished.state} — ${counts}${finished.error ? ` (${finished.error})` : ''}`);
   return finished;
 }
 
@@ -132,6 +135,30 @@ function readUrlFile(path: string): string[] {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
+}
+
+/** The LR finder's curve as text: learning rate against smoothed loss, the suggestion marked. */
+export function plotLrFind(curve: LrFindCurve, height = 12, width = 60): string {
+  const n = curve.lrs.length;
+  if (n === 0) return 'lr_find: no points';
+  const losses = curve.smoothedLosses;
+  const lo = Math.min(...losses);
+  const hi = Math.min(Math.max(...losses), lo + 4 * (losses[0]! - lo || 1));
+  const grid = Array.from({ length: height }, () => Array.from({ length: width }, () => ' '));
+  const logLo = Math.log10(curve.lrs[0]!);
+  const logHi = Math.log10(curve.lrs[n - 1]!);
+  const column = (lr: number): number => Math.min(width - 1, Math.max(0, Math.round(((Math.log10(lr) - logLo) / (logHi - logLo || 1)) * (width - 1))));
+  losses.forEach((loss, i) => {
+    const row = Math.round(((Math.min(loss, hi) - lo) / (hi - lo || 1)) * (height - 1));
+    grid[height - 1 - row]![column(curve.lrs[i]!)] = '•';
+  });
+  const mark = column(curve.suggestedLr);
+  for (const row of grid) if (row[mark] === ' ') row[mark] = '|';
+  const lines = grid.map((row, r) => `${(hi - (r / (height - 1)) * (hi - lo)).toFixed(3).padStart(8)} ┤${row.join('')}`);
+  lines.push(`${' '.repeat(9)}└${'─'.repeat(width)}`);
+  lines.push(`${' '.repeat(10)}${curve.lrs[0]!.toExponential(0)}${' '.repeat(Math.max(1, width - 10))}${curve.lrs[n - 1]!.toExponential(0)}`);
+  lines.push(`suggested LR ${curve.suggestedLr.toExponential(2)} (|): ${curve.rule}`);
+  return lines.join('\n');
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -191,6 +218,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         if (opts.json) return console.log(JSON.stringify(status, null, 2));
         console.log(`daemon ${status.daemonVersion} (protocol ${status.protocolVersion}), pid ${status.pid}, up ${status.uptimeSeconds}s`);
         console.log(`data directory ${status.dataDir}; ${status.clients} client(s) connected`);
+        console.log(status.engine ? `engine: ${status.engine.backend} — ${status.engine.reason}` : 'engine: starting');
         for (const job of status.activeJobs) console.log(`job #${job.id} ${job.kind} on ${job.dataset}: ${job.progress.done}/${job.progress.total}`);
         if (!status.activeJobs.length) console.log('no job running');
       });
@@ -297,6 +325,71 @@ export function buildProgram(setExit: (code: number) => void): Command {
       await withClient(globals(), async (client) => {
         const { job } = await client.request('job.export', { dataset: globals().dataset, dir: resolve(dir) });
         setExit(jobExitCode(await followJob(client, job, 'export')));
+      });
+    });
+
+  program
+    .command('train')
+    .description('the lesson: fit_one_cycle(4) frozen, then unfreeze, lr_find, fit_one_cycle(2, slice(lo, hi))')
+    .option('--epochs <n>', 'stage 1 epochs', '4')
+    .option('--lr <lr>', 'stage 1 max learning rate', '3e-3')
+    .option('--stage2 <mode>', 'auto | on | off (auto: where the backend can train the body)', 'auto')
+    .option('--stage2-epochs <n>', 'stage 2 epochs', '2')
+    .option('--lr-find-iterations <n>', 'LR finder steps before stage 2', '50')
+    .option('--json', 'print the training report as JSON at the end')
+    .action(async (opts: { epochs: string; lr: string; stage2: string; stage2Epochs: string; lrFindIterations: string; json?: boolean }) => {
+      await withClient(globals(), async (client) => {
+        const dataset = globals().dataset;
+        const options = {
+          stage1Epochs: Number(opts.epochs),
+          stage1Lr: Number(opts.lr),
+          stage2: opts.stage2 as 'auto' | 'on' | 'off',
+          stage2Epochs: Number(opts.stage2Epochs),
+          lrFindIterations: Number(opts.lrFindIterations),
+        };
+        const { job } = await client.request('train.start', { dataset, options });
+        const rows = new Map<string, import('../shared/protocol.ts').EpochRow[]>();
+        const off = client.onEvent((event) => {
+          if (event.kind !== 'train.update' || event.jobId !== job.id) return;
+          const u = event.update;
+          if (u.type === 'phase') console.error(`[${u.phase}] ${u.message}`);
+          if (u.type === 'epoch') {
+            rows.set(u.stage, [...(rows.get(u.stage) ?? []), u.row]);
+            console.error(`  ${u.stage} epoch ${u.row.epoch + 1}/${u.totalEpochs}: train_loss ${u.row.trainLoss.toFixed(4)} valid_loss ${u.row.validLoss.toFixed(4)} error_rate ${u.row.errorRate.toFixed(4)}`);
+            if (rows.get(u.stage)!.length === u.totalEpochs) console.log(`\n${u.stage}\n${formatEpochTable(rows.get(u.stage)!)}\n`);
+          }
+          if (u.type === 'diagnosis') for (const d of u.diagnoses) console.log(`diagnosis (${u.stage}): ${d.message}`);
+        });
+        const finished = await followJob(client, job, 'train');
+        off();
+        const { report } = await client.request('train.report', { dataset, jobId: job.id });
+        if (report) {
+          if (report.lrFind) console.log(`lr_find: suggestion ${report.lrFind.suggestedLr.toExponential(2)} (${report.lrFind.rule})`);
+          if (report.stage2Skipped) console.log(`stage 2 skipped: ${report.stage2Skipped}`);
+          if (report.final) console.log(`final error_rate ${report.final.errorRate.toFixed(4)} on ${report.validImages} validation images (${report.classes.join(', ')})`);
+          if (opts.json) console.log(JSON.stringify(report));
+        }
+        setExit(jobExitCode(finished));
+      });
+    });
+
+  program
+    .command('lr-find')
+    .description('the LR finder: loss against an exponentially growing learning rate, with a suggestion')
+    .option('--unfrozen', 'sweep with the body unfrozen, as before stage 2')
+    .option('--iterations <n>', 'steps of the sweep', '100')
+    .option('--json', 'print the curve as JSON')
+    .action(async (opts: { unfrozen?: boolean; iterations: string; json?: boolean }) => {
+      await withClient(globals(), async (client) => {
+        const dataset = globals().dataset;
+        const { job } = await client.request('train.lrFind', { dataset, unfrozen: opts.unfrozen ?? false, iterations: Number(opts.iterations) });
+        const finished = await followJob(client, job, 'lr-find');
+        const { lrFind } = await client.request('train.report', { dataset });
+        if (lrFind && finished.state === 'done') {
+          if (opts.json) console.log(JSON.stringify(lrFind));
+          else console.log(plotLrFind(lrFind));
+        }
+        setExit(jobExitCode(finished));
       });
     });
 

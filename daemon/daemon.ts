@@ -6,7 +6,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonConfig } from './config.ts';
 import { startServer } from './server.ts';
+import { initBackend } from './engine/index.ts';
 import { JobRunner } from './services/jobRunner.ts';
+import { createFeatureCache } from './services/training.ts';
 import { FileStore } from './store/files.ts';
 import { Store } from './store/store.ts';
 import { ensureToken } from './token.ts';
@@ -42,10 +44,22 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
     port: config.port,
     token,
     allowedOrigins: config.allowedOrigins,
-    context: { config, store, files, jobs, startedAt: Date.now() },
+    context: {
+      config,
+      store,
+      files,
+      jobs,
+      startedAt: Date.now(),
+      training: { store, files, dataDir: config.dataDir, featureCache: createFeatureCache(config.dataDir), modelDir: process.env.TEDDY_MODEL_DIR },
+    },
     log,
   });
   broadcast = server.broadcast;
+  // The engine's backend starts in the background so that status can report it early.
+  initBackend().then(
+    (engine) => log(`engine: ${engine.backend} — ${engine.reason}`),
+    (err: Error) => log(`engine: no backend could start: ${err.message}`),
+  );
 
   const runtimePath = join(config.dataDir, RUNTIME_FILE);
   writeFileSync(runtimePath, JSON.stringify({ pid: process.pid, port: server.port, host: config.host }) + '\n', { mode: 0o600 });

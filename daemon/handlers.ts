@@ -2,7 +2,7 @@
  * What each request does: one handler per request type of the protocol, over the
  * store and the services. Transport (websocket, auth) lives in server.ts.
  */
-import type { ParsedParams, RequestResult, RequestType } from '../shared/protocol.ts';
+import type { LrFindCurve, ParsedParams, RequestResult, RequestType, TrainingReport } from '../shared/protocol.ts';
 import { PROTOCOL_VERSION } from '../shared/protocol.ts';
 import type { DaemonConfig } from './config.ts';
 import { checkUrl } from './net/fetcher.ts';
@@ -11,6 +11,8 @@ import { runExport, runImport } from './services/folderLayout.ts';
 import type { JobRunner } from './services/jobRunner.ts';
 import { datasetStats } from './services/stats.ts';
 import { runVerify } from './services/verify.ts';
+import { getBackendStatus } from './engine/index.ts';
+import { runLrFind, runTraining, type TrainingDeps } from './services/training.ts';
 import type { FileStore } from './store/files.ts';
 import type { Store } from './store/store.ts';
 import { DAEMON_VERSION } from './version.ts';
@@ -22,6 +24,7 @@ export interface HandlerContext {
   jobs: JobRunner;
   startedAt: number;
   clientCount: () => number;
+  training: TrainingDeps;
 }
 
 export type Handlers = {
@@ -37,6 +40,7 @@ export const handlers: Handlers = {
     uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
     clients: ctx.clientCount(),
     activeJobs: ctx.jobs.activeJobIds().map((id) => ctx.store.getJob(id)),
+    engine: getBackendStatus(),
   }),
 
   'dataset.create': (params, ctx) => ctx.store.createDataset(params.name, params.validPct, params.splitSeed),
@@ -102,6 +106,34 @@ export const handlers: Handlers = {
     const dataset = ctx.store.getDataset(params.dataset);
     const deps = { store: ctx.store, files: ctx.files, images: ctx.config.images };
     return { job: ctx.jobs.start(dataset.id, 'export', { dir: params.dir }, (job) => runExport(deps, job, dataset.id, params.dir)) };
+  },
+
+  'train.start': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    return {
+      job: ctx.jobs.start(dataset.id, 'train', params.options, async (job) => {
+        await runTraining(ctx.training, job, dataset.id, params.options, job.trainUpdate);
+      }),
+    };
+  },
+
+  'train.lrFind': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const options = { unfrozen: params.unfrozen, iterations: params.iterations };
+    return {
+      job: ctx.jobs.start(dataset.id, 'lr-find', options, async (job) => {
+        await runLrFind(ctx.training, job, dataset.id, options, job.trainUpdate);
+      }),
+    };
+  },
+
+  'train.report': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const job = params.jobId !== undefined ? ctx.store.getJob(params.jobId) : ctx.store.latestJobWithResult(dataset.id, 'train');
+    const report = job && job.kind === 'train' ? (ctx.store.jobResult(job.id) as TrainingReport | null) : null;
+    const lrJob = ctx.store.latestJobWithResult(dataset.id, 'lr-find');
+    const lrFind = lrJob && (!job || lrJob.id > job.id) ? (ctx.store.jobResult(lrJob.id) as { lrFind: LrFindCurve }).lrFind : (report?.lrFind ?? null);
+    return { report, lrFind };
   },
 
   'job.get': (params, ctx) => ({ job: ctx.store.getJob(params.jobId) }),

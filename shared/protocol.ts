@@ -57,7 +57,7 @@ export const FailureReason = z.enum([
 ]);
 export type FailureReason = z.infer<typeof FailureReason>;
 
-export const JobKind = z.enum(['download', 'verify', 'import', 'export']);
+export const JobKind = z.enum(['download', 'verify', 'import', 'export', 'train', 'lr-find']);
 export type JobKind = z.infer<typeof JobKind>;
 export const JobState = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export type JobState = z.infer<typeof JobState>;
@@ -136,6 +136,101 @@ export const UrlItem = z.object({
 export type UrlItem = z.infer<typeof UrlItem>;
 
 // ---------------------------------------------------------------------------
+// Training
+
+export const EngineStatus = z.object({
+  backend: z.string(),
+  provider: z.string(),
+  reason: z.string(),
+  canTrainBody: z.boolean(),
+});
+export type EngineStatus = z.infer<typeof EngineStatus>;
+
+export const TrainOptions = z.object({
+  /** fastai's fit_one_cycle(4) with the body frozen. */
+  stage1Epochs: z.number().int().min(1).max(100).default(4),
+  stage1Lr: z.number().gt(0).max(10).default(3e-3),
+  /** Unfreeze, LR finder, fit_one_cycle(2, slice(lo, hi)): auto = where the backend can train the body. */
+  stage2: z.enum(['auto', 'on', 'off']).default('auto'),
+  stage2Epochs: z.number().int().min(1).max(100).default(2),
+  lrFindIterations: z.number().int().min(10).max(300).default(50),
+  augmentDraws: z.number().int().min(1).max(20).default(3),
+});
+export type TrainOptions = z.infer<typeof TrainOptions>;
+
+export const EpochRow = z.object({
+  epoch: z.number().int(),
+  trainLoss: z.number(),
+  validLoss: z.number(),
+  errorRate: z.number(),
+  accuracy: z.number(),
+  seconds: z.number(),
+});
+export type EpochRow = z.infer<typeof EpochRow>;
+
+export const Diagnosis = z.object({
+  kind: z.enum(['lr-too-high', 'lr-too-low', 'too-few-epochs', 'too-many-epochs', 'ok']),
+  message: z.string(),
+});
+export type Diagnosis = z.infer<typeof Diagnosis>;
+
+export const LrFindCurve = z.object({
+  lrs: z.array(z.number()),
+  losses: z.array(z.number()),
+  smoothedLosses: z.array(z.number()),
+  suggestedLr: z.number(),
+  rule: z.string(),
+  stoppedEarly: z.boolean(),
+  unfrozen: z.boolean(),
+});
+export type LrFindCurve = z.infer<typeof LrFindCurve>;
+
+export const StageReport = z.object({
+  name: z.string(),
+  epochs: z.number().int(),
+  maxLr: z.union([z.number(), z.tuple([z.number(), z.number()])]),
+  rows: z.array(EpochRow),
+  /** Per-batch training loss (smoothed) and LR, for the loss curve. */
+  losses: z.array(z.object({ iteration: z.number().int(), loss: z.number(), lr: z.number() })),
+  diagnoses: z.array(Diagnosis),
+  seconds: z.number(),
+});
+export type StageReport = z.infer<typeof StageReport>;
+
+export const TrainingReport = z.object({
+  jobId: Id,
+  dataset: z.string(),
+  createdAt: z.string(),
+  backend: z.string(),
+  backbone: z.string(),
+  classes: z.array(z.string()),
+  trainImages: z.number().int(),
+  validImages: z.number().int(),
+  stages: z.array(StageReport),
+  lrFind: LrFindCurve.nullable(),
+  stage2Skipped: z.string().nullable(),
+  final: z.object({ errorRate: z.number(), validLoss: z.number(), accuracy: z.number() }).nullable(),
+});
+export type TrainingReport = z.infer<typeof TrainingReport>;
+
+export const TrainUpdate = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('phase'), phase: z.string(), message: z.string() }),
+  z.object({ type: z.literal('features'), done: z.number().int(), total: z.number().int() }),
+  z.object({
+    type: z.literal('batch'),
+    stage: z.string(),
+    iteration: z.number().int(),
+    totalIterations: z.number().int(),
+    loss: z.number(),
+    lr: z.number(),
+  }),
+  z.object({ type: z.literal('epoch'), stage: z.string(), row: EpochRow, totalEpochs: z.number().int() }),
+  z.object({ type: z.literal('lr-find'), iteration: z.number().int(), totalIterations: z.number().int(), lr: z.number(), loss: z.number() }),
+  z.object({ type: z.literal('diagnosis'), stage: z.string(), diagnoses: z.array(Diagnosis) }),
+]);
+export type TrainUpdate = z.infer<typeof TrainUpdate>;
+
+// ---------------------------------------------------------------------------
 // Requests, each bound to its result
 
 const RequestId = z.union([z.string().min(1).max(64), z.number().int()]);
@@ -163,6 +258,7 @@ export const requests = {
       uptimeSeconds: z.number(),
       clients: z.number().int(),
       activeJobs: z.array(Job),
+      engine: EngineStatus.nullable(),
     }),
   },
   'dataset.create': {
@@ -228,6 +324,23 @@ export const requests = {
     params: z.object({ dataset: DatasetRef, dir: z.string().min(1).max(4096) }),
     result: z.object({ job: Job }),
   },
+  'train.start': {
+    params: z.object({ dataset: DatasetRef, options: TrainOptions.default(TrainOptions.parse({})) }),
+    result: z.object({ job: Job }),
+  },
+  'train.lrFind': {
+    params: z.object({
+      dataset: DatasetRef,
+      /** Sweep with the body unfrozen (as the lesson does before stage 2); needs a backend that can train it. */
+      unfrozen: z.boolean().default(false),
+      iterations: z.number().int().min(10).max(300).default(100),
+    }),
+    result: z.object({ job: Job }),
+  },
+  'train.report': {
+    params: z.object({ dataset: DatasetRef, jobId: Id.optional() }),
+    result: z.object({ report: TrainingReport.nullable(), lrFind: LrFindCurve.nullable() }),
+  },
   'job.get': {
     params: z.object({ jobId: Id }),
     result: z.object({ job: Job }),
@@ -284,6 +397,7 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 export const Event = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('job.progress'), job: Job }),
   z.object({ kind: z.literal('job.finished'), job: Job }),
+  z.object({ kind: z.literal('train.update'), jobId: Id, update: TrainUpdate }),
   z.object({
     kind: z.literal('image.failed'),
     jobId: Id,

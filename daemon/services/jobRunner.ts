@@ -3,7 +3,7 @@
  * cancellable, reporting progress as events. A job does not depend on the client that
  * started it: it goes on when that client disconnects.
  */
-import type { Event, FailureReason, Job, JobKind, JobProgress } from '../../shared/protocol.ts';
+import type { Event, FailureReason, Job, JobKind, JobProgress, TrainUpdate } from '../../shared/protocol.ts';
 import type { Store } from '../store/store.ts';
 import { DaemonError } from './errors.ts';
 
@@ -14,6 +14,8 @@ export interface JobContext {
   /** Publishes progress; frequent calls are coalesced. */
   report(): void;
   imageFailed(imageId: number, url: string, reason: FailureReason, detail: string | null): void;
+  /** Streams what a training job is doing (epochs, losses, LR finder points). */
+  trainUpdate(update: TrainUpdate): void;
 }
 
 export type JobWork = (ctx: JobContext) => Promise<void>;
@@ -58,6 +60,7 @@ export class JobRunner {
         pendingReport = setTimeout(publish, wait);
       },
       imageFailed: (imageId, url, reason, detail) => this.emit({ kind: 'image.failed', jobId: job.id, imageId, url, reason, detail }),
+      trainUpdate: (update) => this.emit({ kind: 'train.update', jobId: job.id, update }),
     };
 
     const done = (async () => {

@@ -17,7 +17,7 @@ import type {
 } from '../../shared/protocol.ts';
 import { validationSplit } from './split.ts';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: string[] = [
   `
@@ -70,6 +70,19 @@ const MIGRATIONS: string[] = [
     error TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
+  );
+  `,
+  `
+  ALTER TABLE jobs ADD COLUMN result TEXT;
+  CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    path TEXT NOT NULL,
+    backbone TEXT NOT NULL,
+    classes TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    created_at TEXT NOT NULL
   );
   `,
 ];
@@ -518,6 +531,43 @@ export class Store {
     return this.getJob(id);
   }
 
+  setJobResult(id: number, result: unknown): void {
+    this.db.prepare('UPDATE jobs SET result = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(result), now(), id);
+  }
+
+  jobResult(id: number): unknown {
+    const row = this.db.prepare('SELECT result FROM jobs WHERE id = ?').get(id) as { result: string | null } | undefined;
+    return row?.result ? JSON.parse(row.result) : null;
+  }
+
+  /** The newest finished job of a kind on a dataset that left a result. */
+  latestJobWithResult(datasetId: number, kind: JobKind): Job | undefined {
+    const row = this.db
+      .prepare(`${JOB_SELECT} WHERE jobs.dataset_id = ? AND jobs.kind = ? AND jobs.state = 'done' AND jobs.result IS NOT NULL ORDER BY jobs.id DESC LIMIT 1`)
+      .get(datasetId, kind) as JobRow | undefined;
+    return row ? toJob(row) : undefined;
+  }
+
+  // ----- trained models
+
+  addModel(model: Omit<ModelRecord, 'id' | 'createdAt'>): ModelRecord {
+    const info = this.db
+      .prepare('INSERT INTO models (dataset_id, job_id, path, backbone, classes, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(model.datasetId, model.jobId, model.path, model.backbone, JSON.stringify(model.classes), JSON.stringify(model.metrics), now());
+    return this.getModel(Number(info.lastInsertRowid))!;
+  }
+
+  getModel(id: number): ModelRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRow | undefined;
+    return row ? toModel(row) : undefined;
+  }
+
+  /** The dataset's newest trained model: what predictions use. */
+  latestModel(datasetId: number): ModelRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM models WHERE dataset_id = ? ORDER BY id DESC LIMIT 1').get(datasetId) as ModelRow | undefined;
+    return row ? toModel(row) : undefined;
+  }
+
   /** Jobs that were running when the daemon died cannot still be running: say so. */
   markInterruptedJobs(): Job[] {
     const running = this.listJobs(undefined, ['running', 'queued']);
@@ -539,4 +589,40 @@ interface DatasetRow {
 
 function toDataset(row: DatasetRow): Dataset {
   return { id: row.id, name: row.name, validPct: row.valid_pct, splitSeed: row.split_seed, createdAt: row.created_at };
+}
+
+export interface ModelRecord {
+  id: number;
+  datasetId: number;
+  jobId: number;
+  /** Stage folder, relative to the data directory. */
+  path: string;
+  backbone: string;
+  classes: string[];
+  metrics: { errorRate: number; validLoss: number; accuracy: number } | null;
+  createdAt: string;
+}
+
+interface ModelRow {
+  id: number;
+  dataset_id: number;
+  job_id: number;
+  path: string;
+  backbone: string;
+  classes: string;
+  metrics: string;
+  created_at: string;
+}
+
+function toModel(row: ModelRow): ModelRecord {
+  return {
+    id: row.id,
+    datasetId: row.dataset_id,
+    jobId: row.job_id,
+    path: row.path,
+    backbone: row.backbone,
+    classes: JSON.parse(row.classes) as string[],
+    metrics: JSON.parse(row.metrics) as ModelRecord['metrics'],
+    createdAt: row.created_at,
+  };
 }

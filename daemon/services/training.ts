@@ -1,0 +1,270 @@
+/**
+ * Training jobs: the store's dataset handed to the engine as plain items, the engine's
+ * events turned into protocol updates, the result kept as a report and a model record.
+ * The engine itself knows nothing of this.
+ */
+import { join, relative } from 'node:path';
+import type { LrFindCurve, StageReport, TrainingReport, TrainOptions, TrainUpdate } from '../../shared/protocol.ts';
+import {
+  BackboneUnavailableError,
+  DEFAULT_BACKBONE_ID,
+  FeatureCache,
+  initBackend,
+  Learner,
+  loadBackbone,
+  loadStage,
+  runLessonSchedule,
+  type BackendStatus,
+  type DatasetItem,
+  type EngineEvent,
+  type FitResult,
+  type LoadedBackbone,
+  type LrFindResult,
+} from '../engine/index.ts';
+import type { FileStore } from '../store/files.ts';
+import type { Store } from '../store/store.ts';
+import { DaemonError } from './errors.ts';
+import type { JobContext } from './jobRunner.ts';
+
+/** Batch and LR-finder updates sent per second at most; the report keeps every point. */
+const UPDATES_PER_SECOND = 5;
+
+export interface TrainingDeps {
+  store: Store;
+  files: FileStore;
+  dataDir: string;
+  /** Shared across jobs so that a refit after cleaning skips the body for unchanged images. */
+  featureCache: FeatureCache;
+  /** Folder with already-present backbones (TEDDY_MODEL_DIR); the model cache is tried first. */
+  modelDir?: string | undefined;
+}
+
+export function createFeatureCache(dataDir: string): FeatureCache {
+  return new FeatureCache(join(dataDir, 'cache', 'features'));
+}
+
+export async function engineStatus(): Promise<BackendStatus> {
+  return initBackend();
+}
+
+function datasetItems(deps: TrainingDeps, datasetId: number): DatasetItem[] {
+  const { images } = deps.store.listImages(datasetId, { status: ['ok'] });
+  return images
+    .filter((i): i is typeof i & { file: string; split: 'train' | 'valid' } => i.file !== null && i.split !== null)
+    .map((i) => ({ file: deps.files.absolute(i.file), label: i.className, split: i.split }));
+}
+
+function checkTrainable(items: DatasetItem[]): void {
+  const trainClasses = new Set(items.filter((i) => i.split === 'train').map((i) => i.label));
+  if (trainClasses.size < 2) {
+    throw new DaemonError('invalid_params', `training needs downloaded images of at least two classes; this dataset has ${trainClasses.size}`);
+  }
+  if (!items.some((i) => i.split === 'valid')) {
+    throw new DaemonError('invalid_params', 'training needs a validation set; add more images (20% of them are held out)');
+  }
+}
+
+async function backboneFor(deps: TrainingDeps, signal: AbortSignal): Promise<LoadedBackbone> {
+  try {
+    // A fresh copy per job: stage 2 changes the body's weights in place.
+    return await loadBackbone(DEFAULT_BACKBONE_ID, { cacheDir: join(deps.dataDir, 'models', 'backbones'), modelDir: deps.modelDir, signal });
+  } catch (err) {
+    if (err instanceof BackboneUnavailableError) throw new DaemonError('not_found', err.message);
+    throw err;
+  }
+}
+
+/** Turns engine events into protocol updates, thinning the per-batch ones. */
+class UpdateRelay {
+  stage = 'stage-1';
+  private lastSent = 0;
+
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly send: (update: TrainUpdate) => void,
+  ) {}
+
+  private throttled(update: TrainUpdate, last: boolean): void {
+    const now = Date.now();
+    if (!last && now - this.lastSent < 1000 / UPDATES_PER_SECOND) return;
+    this.lastSent = now;
+    this.send(update);
+  }
+
+  readonly onEvent = (event: EngineEvent): void => {
+    switch (event.type) {
+      case 'phase':
+        if (event.phase === 'stage-1' || event.phase === 'stage-2') this.stage = event.phase;
+        this.send({ type: 'phase', phase: event.phase, message: event.message });
+        break;
+      case 'warning':
+        this.send({ type: 'phase', phase: 'warning', message: event.file ? `${event.file}: ${event.message}` : event.message });
+        break;
+      case 'features':
+        this.throttled({ type: 'features', done: event.done, total: event.total }, event.done === event.total);
+        break;
+      case 'batch':
+        this.throttled(
+          { type: 'batch', stage: this.stage, iteration: event.record.iteration, totalIterations: event.totalIterations, loss: event.record.smoothedLoss, lr: event.record.lr },
+          event.record.iteration + 1 >= event.totalIterations,
+        );
+        break;
+      case 'epoch':
+        this.ctx.progress.done++;
+        this.ctx.report();
+        this.send({ type: 'epoch', stage: this.stage, row: event.row, totalEpochs: event.totalEpochs });
+        break;
+      case 'lr-find':
+        this.throttled(
+          { type: 'lr-find', iteration: event.iteration, totalIterations: event.totalIterations, lr: event.lr, loss: event.smoothedLoss },
+          event.iteration + 1 >= event.totalIterations,
+        );
+        break;
+      case 'diagnosis':
+        this.send({ type: 'diagnosis', stage: this.stage, diagnoses: event.diagnoses });
+        break;
+    }
+  };
+}
+
+function stageReport(name: string, epochs: number, maxLr: number | [number, number], fit: FitResult): StageReport {
+  return {
+    name,
+    epochs,
+    maxLr,
+    rows: fit.rows,
+    losses: fit.batches.map((b) => ({ iteration: b.iteration, loss: b.smoothedLoss, lr: b.lr })),
+    diagnoses: fit.diagnoses,
+    seconds: fit.seconds,
+  };
+}
+
+function curve(found: LrFindResult, unfrozen: boolean): LrFindCurve {
+  return {
+    lrs: found.lrs,
+    losses: found.losses,
+    smoothedLosses: found.smoothedLosses,
+    suggestedLr: found.suggestedLr,
+    rule: found.rule,
+    stoppedEarly: found.stoppedEarly,
+    unfrozen,
+  };
+}
+
+export async function runTraining(
+  deps: TrainingDeps,
+  ctx: JobContext,
+  datasetId: number,
+  options: TrainOptions,
+  send: (update: TrainUpdate) => void,
+): Promise<TrainingReport> {
+  const dataset = deps.store.listDatasets().find((d) => d.id === datasetId)!;
+  const items = datasetItems(deps, datasetId);
+  checkTrainable(items);
+  const status = await initBackend();
+  const stage2 = options.stage2 === 'on' || (options.stage2 === 'auto' && status.canTrainBody);
+  if (options.stage2 === 'on' && !status.canTrainBody) {
+    throw new DaemonError('invalid_params', `stage 2 needs a backend that can train the body; ${status.reason}`);
+  }
+  ctx.progress.total = options.stage1Epochs + (stage2 ? options.stage2Epochs : 0);
+  ctx.report();
+  send({ type: 'phase', phase: 'start', message: `backend ${status.backend}: ${status.reason}` });
+
+  const backbone = await backboneFor(deps, ctx.signal);
+  const learner = new Learner({ backbone, items, seed: dataset.splitSeed, augmentDraws: options.augmentDraws, featureCache: deps.featureCache });
+  const relay = new UpdateRelay(ctx, send);
+  const stageDir = join(deps.dataDir, 'models', `dataset-${datasetId}`, `job-${ctx.jobId}`);
+  try {
+    const lesson = await runLessonSchedule(learner, {
+      stageDir,
+      canTrainBody: stage2,
+      stage1Epochs: options.stage1Epochs,
+      stage1Lr: options.stage1Lr,
+      stage2Epochs: options.stage2Epochs,
+      lrFindIterations: options.lrFindIterations,
+      signal: ctx.signal,
+      onEvent: relay.onEvent,
+    });
+    const stages = [stageReport('stage-1', options.stage1Epochs, options.stage1Lr, lesson.stage1)];
+    if (lesson.stage2 && lesson.stage2Lrs) stages.push(stageReport('stage-2', options.stage2Epochs, lesson.stage2Lrs, lesson.stage2));
+    const last = stages.at(-1)!.rows.at(-1);
+    const final = last ? { errorRate: last.errorRate, validLoss: last.validLoss, accuracy: last.accuracy } : null;
+    const report: TrainingReport = {
+      jobId: ctx.jobId,
+      dataset: dataset.name,
+      createdAt: new Date().toISOString(),
+      backend: status.backend,
+      backbone: backbone.spec.id,
+      classes: learner.classes.slice(),
+      trainImages: items.filter((i) => i.split === 'train').length,
+      validImages: items.filter((i) => i.split === 'valid').length,
+      stages,
+      lrFind: lesson.lrFind ? curve(lesson.lrFind, true) : null,
+      stage2Skipped: lesson.stage2Skipped,
+      final,
+    };
+    deps.store.setJobResult(ctx.jobId, report);
+    deps.store.addModel({
+      datasetId,
+      jobId: ctx.jobId,
+      path: relative(deps.dataDir, lesson.stage2Path ?? lesson.stage1Path),
+      backbone: backbone.spec.id,
+      classes: learner.classes.slice(),
+      metrics: final,
+    });
+    return report;
+  } finally {
+    learner.dispose();
+    backbone.full.dispose();
+  }
+}
+
+export async function runLrFind(
+  deps: TrainingDeps,
+  ctx: JobContext,
+  datasetId: number,
+  params: { unfrozen: boolean; iterations: number },
+  send: (update: TrainUpdate) => void,
+): Promise<LrFindCurve> {
+  const dataset = deps.store.listDatasets().find((d) => d.id === datasetId)!;
+  const items = datasetItems(deps, datasetId);
+  checkTrainable(items);
+  const status = await initBackend();
+  if (params.unfrozen && !status.canTrainBody) {
+    throw new DaemonError('invalid_params', `an unfrozen LR finder needs a backend that can train the body; ${status.reason}`);
+  }
+  ctx.progress.total = params.iterations;
+  const backbone = await backboneFor(deps, ctx.signal);
+  const model = deps.store.latestModel(datasetId);
+  const classes = model?.classes ?? [...new Set(items.map((i) => i.label))].sort();
+  const usable = items.filter((i) => classes.includes(i.label));
+  const learner = new Learner({ backbone, items: usable, classes, seed: dataset.splitSeed, featureCache: deps.featureCache });
+  const relay = new UpdateRelay(ctx, send);
+  try {
+    if (model) {
+      // Like the lesson: the finder runs from the trained model (stage 1), not from scratch.
+      const path = join(deps.dataDir, model.path);
+      await loadStage(learner, join(path, '..'), path.split('/').at(-1)!);
+      send({ type: 'phase', phase: 'load', message: `loaded ${model.path}` });
+    }
+    if (params.unfrozen) learner.unfreeze();
+    else learner.freeze();
+    const found = await learner.lrFind({
+      iterations: params.iterations,
+      signal: ctx.signal,
+      onEvent: (event) => {
+        if (event.type === 'lr-find') {
+          ctx.progress.done = event.iteration + 1;
+          ctx.report();
+        }
+        relay.onEvent(event);
+      },
+    });
+    const result = curve(found, params.unfrozen);
+    deps.store.setJobResult(ctx.jobId, { lrFind: result });
+    return result;
+  } finally {
+    learner.dispose();
+    backbone.full.dispose();
+  }
+}
