@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['shared/**/*.test.ts', 'daemon/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: ['shared/**/*.test.ts', 'daemon/**/*.test.ts', 'scripts/**/*.test.ts', 'extension/**/*.test.ts'],
           testTimeout: 60_000,
         },
       },
@@ -19,6 +19,17 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Integration tests start real daemons and servers; running them one file at a
           // time keeps a 2-core machine from turning timeouts into flakes.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['tests/e2e/**/*.test.ts'],
+          globalSetup: ['tests/e2e/globalSetup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          // One Chromium at a time: two would starve each other on a 2-core machine.
           fileParallelism: false,
         },
       },

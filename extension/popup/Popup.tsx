@@ -1,0 +1,1 @@
+export function Popup() { return <div>Teddy</div>; }
