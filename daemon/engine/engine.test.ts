@@ -169,3 +169,18 @@ describe('learner on generated shapes (wasm, frozen body)', () => {
     m.dispose();
   });
 });
+
+describe('event stream', () => {
+  it('iterates the events of a run and resolves its result', async () => {
+    const { withEventStream } = await import('./events.ts');
+    const l = learner();
+    const stream = withEventStream((onEvent) => l.fitOneCycle(1, 1e-2, { onEvent }));
+    const types: string[] = [];
+    for await (const e of stream.events) types.push(e.type);
+    const fit = await stream.result;
+    expect(fit.rows).toHaveLength(1);
+    expect(types.filter((t) => t === 'epoch')).toHaveLength(1);
+    expect(types.at(-1)).toBe('diagnosis');
+    l.dispose();
+  });
+});

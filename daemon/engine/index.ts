@@ -40,3 +40,4 @@ export { DEFAULT_AUGMENT, type AugmentOptions, type Normalization } from './augm
 export { loadLayersModelFromDir, saveLayersModelToDir, readModelArtifacts } from './model-io.ts';
 export { sharpDecoder, type ImageDecoder } from './images.ts';
 export { FeatureCache, featureKey } from './feature-cache.ts';
+export { withEventStream, type EventStream } from './events.ts';

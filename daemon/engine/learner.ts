@@ -105,6 +105,11 @@ export interface LearnerOptions {
   classes?: string[];
   imageSize?: number;
   batchSize?: number;
+  /**
+   * Batch size while the body is trained: activations of every layer are kept for the
+   * backward pass, and wasm's 4 GiB heap does not hold 32 MobileNet images at 224 px.
+   */
+  unfrozenBatchSize?: number;
   /** Images per body forward pass when computing activations. */
   bodyBatchSize?: number;
   /** `false`: no augmentation (training images are centre crops too). */
@@ -163,7 +168,8 @@ export class Learner {
   readonly imageSize: number;
   readonly normalization: Normalization;
   readonly groups: LayerGroup[];
-  readonly batchSize: number;
+  private readonly frozenBatchSize: number;
+  readonly unfrozenBatchSize: number;
   readonly bodyBatchSize: number;
   readonly augment: AugmentOptions | false;
   readonly augmentDraws: number;
@@ -191,10 +197,11 @@ export class Learner {
     if (this.classes.length < 2) throw new Error('need at least two classes to train a classifier');
     this.imageSize = options.imageSize ?? this.spec.inputSize;
     this.normalization = this.spec.normalization;
-    this.batchSize = options.batchSize ?? 32;
+    this.frozenBatchSize = options.batchSize ?? 32;
+    this.unfrozenBatchSize = options.unfrozenBatchSize ?? Math.min(16, this.frozenBatchSize);
     this.bodyBatchSize = options.bodyBatchSize ?? 16;
     this.augment = options.augment === undefined ? DEFAULT_AUGMENT : options.augment;
-    this.augmentDraws = Math.max(1, options.augmentDraws ?? 3);
+    this.augmentDraws = Math.max(1, options.augmentDraws ?? 2);
     this.seed = options.seed ?? 42;
     this.augmentSeed = options.augmentSeed ?? 42;
     this.weightDecay = options.weightDecay ?? 1e-2;
@@ -243,6 +250,11 @@ export class Learner {
 
   get dataset(): readonly DatasetItem[] {
     return this.items;
+  }
+
+  /** Training batch size now: larger on cached activations, smaller when the body trains. */
+  get batchSize(): number {
+    return this.frozenBody ? this.frozenBatchSize : this.unfrozenBatchSize;
   }
 
   get frozen(): boolean {
