@@ -57,8 +57,11 @@ describe('learner on generated shapes (wasm, frozen body)', () => {
     const shards = await readdir(join(dir, 'features'));
     expect(shards.length).toBeGreaterThan(0);
     const bodyImages = l.bodyStats.images;
+    const tensors = tf.memory().numTensors;
     await l.fitOneCycle(1, 1e-2);
     expect(l.bodyStats.images).toBe(bodyImages);
+    // No tensor leaks per epoch (optimizer slots already exist).
+    expect(tf.memory().numTensors).toBe(tensors);
     l.dispose();
   });
 
@@ -66,7 +69,9 @@ describe('learner on generated shapes (wasm, frozen body)', () => {
     const l = learner();
     const probe = items.filter((i) => i.split === 'valid').slice(0, 4).map((i) => i.file);
     const before = await l.predictFiles(probe);
+    const tensors = tf.memory().numTensors;
     const found = await l.lrFind({ iterations: 60 });
+    expect(tf.memory().numTensors).toBe(tensors);
     expect(found.lrs.length).toBeGreaterThan(20);
     expect(found.lrs[0]).toBeCloseTo(1e-7, 12);
     expect(found.smoothedLosses).toHaveLength(found.lrs.length);

@@ -329,7 +329,7 @@ export class Learner {
    * the next batch runs on sharp's threads while the body computes the current one).
    * null for unreadable images.
    */
-  private async featuresFor(items: readonly DatasetItem[], draw: number | 'valid', run: RunOptions): Promise<(Float32Array | null)[]> {
+  private async featuresFor(items: readonly DatasetItem[], draw: number | 'valid', run: RunOptions, store = true): Promise<(Float32Array | null)[]> {
     const out: (Float32Array | null)[] = new Array(items.length).fill(null);
     const keys: string[] = [];
     const missing: number[] = [];
@@ -375,7 +375,7 @@ export class Learner {
           const idx = batch[b] as number;
           const vec = data.slice(k * width, (k + 1) * width);
           out[idx] = vec;
-          writes.push(this.cache.set(keys[idx] as string, vec, persist));
+          if (store) writes.push(this.cache.set(keys[idx] as string, vec, persist));
         });
         await Promise.all(writes);
       }
@@ -441,7 +441,7 @@ export class Learner {
 
   private trainStep(batch: TrainBatch, lrs: readonly number[], beta1: number, weightDecay: number, optimizer: AdamW): number {
     const groups = this.activeGroups();
-    const y = tf.oneHot(tf.tensor1d(batch.y, 'int32'), this.classes.length);
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.y, 'int32'), this.classes.length));
     const frozen = this.frozenBody;
     const { value, grads } = tf.variableGrads(() => {
       const features = frozen ? (batch.x as tf.Tensor2D) : this.bodyFeatures(batch.x as tf.Tensor4D, true);
@@ -527,8 +527,8 @@ export class Learner {
   }
 
   /** Predictions for dataset items (centre crop), with each item's loss: for top losses and confusion matrices. */
-  async predictItems(items: readonly DatasetItem[], run: RunOptions = {}): Promise<ItemPrediction[]> {
-    const feats = await this.featuresFor(items, 'valid', run);
+  async predictItems(items: readonly DatasetItem[], run: RunOptions = {}, cacheFeatures = true): Promise<ItemPrediction[]> {
+    const feats = await this.featuresFor(items, 'valid', run, cacheFeatures);
     const usable = items.map((item, i) => ({ item, f: feats[i] })).filter((p): p is { item: DatasetItem; f: Float32Array } => p.f != null);
     const out: ItemPrediction[] = [];
     for (const batch of chunk(usable, 256)) {
@@ -553,7 +553,8 @@ export class Learner {
   /** Predictions for any image files (centre crop). */
   async predictFiles(files: readonly string[], run: RunOptions = {}): Promise<Prediction[]> {
     const placeholder = this.classes[0] as string;
-    const preds = await this.predictItems(files.map((file) => ({ file, label: placeholder, split: 'valid' as const })), run);
+    // Arbitrary files (web images to classify) are not dataset members: keep them out of the cache.
+    const preds = await this.predictItems(files.map((file) => ({ file, label: placeholder, split: 'valid' as const })), run, false);
     return preds.map(({ label, probabilities }) => ({ label, probabilities }));
   }
 

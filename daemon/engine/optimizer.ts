@@ -34,7 +34,7 @@ export class AdamW {
         if (!g) continue;
         let slot = this.slots.get(variable.name);
         if (!slot) {
-          slot = { m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false), step: 0 };
+          slot = { m: zeroVariable(variable), v: zeroVariable(variable), step: 0 };
           this.slots.set(variable.name, slot);
         }
         slot.step += 1;
@@ -63,4 +63,12 @@ export class AdamW {
     }
     this.slots.clear();
   }
+}
+
+function zeroVariable(like: tf.Tensor): tf.Variable {
+  // tf.variable keeps its own copy; the initial zeros would otherwise leak.
+  const zeros = tf.zerosLike(like);
+  const variable = tf.variable(zeros, false);
+  zeros.dispose();
+  return variable;
 }
