@@ -4,6 +4,7 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DEFAULT_BACKBONE_ID } from './engine/backbones.ts';
 
 export const DEFAULT_PORT = 47621;
 
@@ -34,6 +35,13 @@ export interface ImageSettings {
   maxStoredSide: number;
 }
 
+export interface EngineSettings {
+  /** Backbone every new training starts from. */
+  backboneId: string;
+  /** Folder of already-present backbones, tried before the model cache and the download. */
+  modelDir: string | undefined;
+}
+
 export interface DaemonConfig {
   host: string;
   port: number;
@@ -41,6 +49,7 @@ export interface DaemonConfig {
   allowedOrigins: string[];
   download: DownloadSettings;
   images: ImageSettings;
+  engine: EngineSettings;
 }
 
 export const BROWSER_USER_AGENT =
@@ -94,6 +103,10 @@ export function buildConfig(
       minSide: 32,
       maxInputPixels: 40_000_000,
       maxStoredSide: 1024,
+    },
+    engine: {
+      backboneId: env.TEDDY_BACKBONE || DEFAULT_BACKBONE_ID,
+      modelDir: env.TEDDY_MODEL_DIR || undefined,
     },
   };
 }

@@ -50,7 +50,14 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
       files,
       jobs,
       startedAt: Date.now(),
-      training: { store, files, dataDir: config.dataDir, featureCache: createFeatureCache(config.dataDir), modelDir: process.env.TEDDY_MODEL_DIR },
+      training: {
+        store,
+        files,
+        dataDir: config.dataDir,
+        featureCache: createFeatureCache(config.dataDir),
+        backboneId: config.engine.backboneId,
+        modelDir: config.engine.modelDir,
+      },
     },
     log,
   });

@@ -155,6 +155,7 @@ export const TrainOptions = z.object({
   stage2Epochs: z.number().int().min(1).max(100).default(2),
   lrFindIterations: z.number().int().min(10).max(300).default(50),
   augmentDraws: z.number().int().min(1).max(20).default(3),
+  batchSize: z.number().int().min(1).max(512).default(32),
 });
 export type TrainOptions = z.infer<typeof TrainOptions>;
 

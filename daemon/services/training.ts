@@ -7,7 +7,6 @@ import { join, relative } from 'node:path';
 import type { LrFindCurve, StageReport, TrainingReport, TrainOptions, TrainUpdate } from '../../shared/protocol.ts';
 import {
   BackboneUnavailableError,
-  DEFAULT_BACKBONE_ID,
   FeatureCache,
   initBackend,
   Learner,
@@ -35,6 +34,7 @@ export interface TrainingDeps {
   dataDir: string;
   /** Shared across jobs so that a refit after cleaning skips the body for unchanged images. */
   featureCache: FeatureCache;
+  backboneId: string;
   /** Folder with already-present backbones (TEDDY_MODEL_DIR); the model cache is tried first. */
   modelDir?: string | undefined;
 }
@@ -67,7 +67,7 @@ function checkTrainable(items: DatasetItem[]): void {
 async function backboneFor(deps: TrainingDeps, signal: AbortSignal): Promise<LoadedBackbone> {
   try {
     // A fresh copy per job: stage 2 changes the body's weights in place.
-    return await loadBackbone(DEFAULT_BACKBONE_ID, { cacheDir: join(deps.dataDir, 'models', 'backbones'), modelDir: deps.modelDir, signal });
+    return await loadBackbone(deps.backboneId, { cacheDir: join(deps.dataDir, 'models', 'backbones'), modelDir: deps.modelDir, signal });
   } catch (err) {
     if (err instanceof BackboneUnavailableError) throw new DaemonError('not_found', err.message);
     throw err;
@@ -171,7 +171,14 @@ export async function runTraining(
   send({ type: 'phase', phase: 'start', message: `backend ${status.backend}: ${status.reason}` });
 
   const backbone = await backboneFor(deps, ctx.signal);
-  const learner = new Learner({ backbone, items, seed: dataset.splitSeed, augmentDraws: options.augmentDraws, featureCache: deps.featureCache });
+  const learner = new Learner({
+    backbone,
+    items,
+    seed: dataset.splitSeed,
+    augmentDraws: options.augmentDraws,
+    batchSize: options.batchSize,
+    featureCache: deps.featureCache,
+  });
   const relay = new UpdateRelay(ctx, send);
   const stageDir = join(deps.dataDir, 'models', `dataset-${datasetId}`, `job-${ctx.jobId}`);
   try {
