@@ -13,6 +13,8 @@ import { datasetStats } from './services/stats.ts';
 import { runVerify } from './services/verify.ts';
 import { getBackendStatus } from './engine/index.ts';
 import { runLrFind, runTraining, type TrainingDeps } from './services/training.ts';
+import { duplicateGroups, thumbnails } from './services/cleaning.ts';
+import { interpretationView, runInterpretation } from './services/interpretation.ts';
 import type { FileStore } from './store/files.ts';
 import type { Store } from './store/store.ts';
 import { DAEMON_VERSION } from './version.ts';
@@ -82,6 +84,31 @@ export const handlers: Handlers = {
   'images.trash': (params, ctx) => ({ trashed: ctx.store.trashImages(ctx.store.getDataset(params.dataset).id, params.ids) }),
 
   'images.restore': (params, ctx) => ({ restored: ctx.store.restoreImages(ctx.store.getDataset(params.dataset).id, params.ids) }),
+
+  'images.relabel': (params, ctx) => ({
+    relabelled: ctx.store.relabelImages(ctx.store.getDataset(params.dataset).id, params.ids, params.className),
+  }),
+
+  'images.review': (params, ctx) => ({ reviewed: ctx.store.markReviewed(ctx.store.getDataset(params.dataset).id, params.ids) }),
+
+  'images.undo': (params, ctx) => ({ undone: ctx.store.undoLastClean(ctx.store.getDataset(params.dataset).id) ?? null }),
+
+  'images.thumbnails': async (params, ctx) => ({
+    thumbnails: await thumbnails(ctx.store, ctx.files, ctx.store.getDataset(params.dataset).id, params.ids, params.size),
+  }),
+
+  'dataset.duplicates': (params, ctx) => ({ groups: duplicateGroups(ctx.store, ctx.store.getDataset(params.dataset).id) }),
+
+  'interpret.run': (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    return {
+      job: ctx.jobs.start(dataset.id, 'interpret', {}, async (job) => {
+        await runInterpretation(ctx.training, job, dataset.id);
+      }),
+    };
+  },
+
+  'interpret.get': (params, ctx) => interpretationView(ctx.store, ctx.store.getDataset(params.dataset).id, params),
 
   'job.download': (params, ctx) => {
     const dataset = ctx.store.getDataset(params.dataset);

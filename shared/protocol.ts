@@ -57,7 +57,7 @@ export const FailureReason = z.enum([
 ]);
 export type FailureReason = z.infer<typeof FailureReason>;
 
-export const JobKind = z.enum(['download', 'verify', 'import', 'export', 'train', 'lr-find']);
+export const JobKind = z.enum(['download', 'verify', 'import', 'export', 'train', 'lr-find', 'interpret']);
 export type JobKind = z.infer<typeof JobKind>;
 export const JobState = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export type JobState = z.infer<typeof JobState>;
@@ -108,6 +108,8 @@ export const Image = z.object({
   height: z.number().int().nullable(),
   split: Split.nullable(),
   file: z.string().nullable(),
+  /** Looked at in a review and found fine (or relabelled). */
+  reviewed: z.boolean(),
 });
 export type Image = z.infer<typeof Image>;
 
@@ -232,6 +234,52 @@ export const TrainUpdate = z.discriminatedUnion('type', [
 export type TrainUpdate = z.infer<typeof TrainUpdate>;
 
 // ---------------------------------------------------------------------------
+// Interpretation and cleaning
+
+export const InterpretationItem = z.object({
+  imageId: Id,
+  split: Split,
+  url: z.string(),
+  /** The image's current label. */
+  actual: z.string(),
+  predicted: z.string(),
+  /** Cross-entropy of the actual label: how wrong (or unsure) the model is. */
+  loss: z.number(),
+  /** Both probabilities, since the one of the predicted class alone misleads. */
+  probActual: z.number(),
+  probPredicted: z.number(),
+  reviewed: z.boolean(),
+});
+export type InterpretationItem = z.infer<typeof InterpretationItem>;
+
+export const InterpretationView = z.object({
+  jobId: Id,
+  modelId: Id,
+  /** A newer model exists than the one this interpretation scored. */
+  stale: z.boolean(),
+  classes: z.array(z.string()),
+  split: Split,
+  count: z.number().int(),
+  /** Rows: actual class; columns: predicted class; in `classes` order. */
+  confusion: z.array(z.array(z.number().int())),
+  mostConfused: z.array(z.object({ actual: z.string(), predicted: z.string(), count: z.number().int() })),
+  total: z.number().int(),
+  topLosses: z.array(InterpretationItem),
+});
+export type InterpretationView = z.infer<typeof InterpretationView>;
+
+export const DuplicateGroup = z.object({
+  images: z.array(z.object({ id: Id, split: Split.nullable(), className: z.string(), url: z.string() })),
+  /** Copies on both sides of the split make the validation score look better than it is. */
+  crossesSplit: z.boolean(),
+  sameClass: z.boolean(),
+});
+export type DuplicateGroup = z.infer<typeof DuplicateGroup>;
+
+export const TopK = z.array(z.object({ className: z.string(), probability: z.number() }));
+export type TopK = z.infer<typeof TopK>;
+
+// ---------------------------------------------------------------------------
 // Requests, each bound to its result
 
 const RequestId = z.union([z.string().min(1).max(64), z.number().int()]);
@@ -308,6 +356,45 @@ export const requests = {
   'images.restore': {
     params: z.object({ dataset: DatasetRef, ids: z.array(Id).min(1).max(10000) }),
     result: z.object({ restored: z.number().int() }),
+  },
+  'images.relabel': {
+    params: z.object({ dataset: DatasetRef, ids: z.array(Id).min(1).max(10000), className: Name }),
+    result: z.object({ relabelled: z.number().int() }),
+  },
+  'images.review': {
+    params: z.object({ dataset: DatasetRef, ids: z.array(Id).min(1).max(10000) }),
+    result: z.object({ reviewed: z.number().int() }),
+  },
+  'images.undo': {
+    params: z.object({ dataset: DatasetRef }),
+    result: z.object({ undone: z.object({ action: z.enum(['trash', 'relabel', 'review']), images: z.number().int() }).nullable() }),
+  },
+  'images.thumbnails': {
+    params: z.object({ dataset: DatasetRef, ids: z.array(Id).min(1).max(100), size: z.number().int().min(16).max(512).default(128) }),
+    result: z.object({ thumbnails: z.array(z.object({ id: Id, dataUrl: z.string().nullable() })) }),
+  },
+  'dataset.duplicates': {
+    params: z.object({ dataset: DatasetRef }),
+    result: z.object({ groups: z.array(DuplicateGroup) }),
+  },
+  'interpret.run': {
+    params: z.object({ dataset: DatasetRef }),
+    result: z.object({ job: Job }),
+  },
+  'interpret.get': {
+    params: z.object({
+      dataset: DatasetRef,
+      split: Split.default('valid'),
+      /** A confusion-matrix cell: only images of this actual class … */
+      actual: z.string().optional(),
+      /** … predicted as this one. */
+      predicted: z.string().optional(),
+      hideReviewed: z.boolean().default(false),
+      minCount: z.number().int().min(1).default(1),
+      limit: z.number().int().min(1).max(500).default(50),
+      offset: z.number().int().min(0).default(0),
+    }),
+    result: InterpretationView,
   },
   'job.download': {
     params: z.object({ dataset: DatasetRef, retryFailed: z.boolean().optional() }),

@@ -47,7 +47,7 @@ export async function engineStatus(): Promise<BackendStatus> {
   return initBackend();
 }
 
-function datasetItems(deps: TrainingDeps, datasetId: number): DatasetItem[] {
+export function datasetItems(deps: TrainingDeps, datasetId: number): DatasetItem[] {
   const { images } = deps.store.listImages(datasetId, { status: ['ok'] });
   return images
     .filter((i): i is typeof i & { file: string; split: 'train' | 'valid' } => i.file !== null && i.split !== null)
@@ -64,7 +64,7 @@ function checkTrainable(items: DatasetItem[]): void {
   }
 }
 
-async function backboneFor(deps: TrainingDeps, signal: AbortSignal): Promise<LoadedBackbone> {
+export async function backboneFor(deps: TrainingDeps, signal: AbortSignal): Promise<LoadedBackbone> {
   try {
     // A fresh copy per job: stage 2 changes the body's weights in place.
     return await loadBackbone(deps.backboneId, { cacheDir: join(deps.dataDir, 'models', 'backbones'), modelDir: deps.modelDir, signal });

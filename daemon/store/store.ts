@@ -17,7 +17,7 @@ import type {
 } from '../../shared/protocol.ts';
 import { validationSplit } from './split.ts';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: string[] = [
   `
@@ -85,6 +85,18 @@ const MIGRATIONS: string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  `
+  ALTER TABLE images ADD COLUMN reviewed_at TEXT;
+  -- What cleaning changed, so that the last change can be undone.
+  CREATE TABLE clean_log (
+    id INTEGER PRIMARY KEY,
+    dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    before TEXT NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0,
+    at TEXT NOT NULL
+  );
+  `,
 ];
 
 interface ImageRow {
@@ -105,6 +117,7 @@ interface ImageRow {
   file: string | null;
   attempts: number;
   trashed_from: ImageStatus | null;
+  reviewed_at: string | null;
 }
 
 interface JobRow {
@@ -145,6 +158,16 @@ export type AcceptOutcome = { status: 'ok'; split: Split } | { status: 'duplicat
 
 export class NotFoundError extends Error {}
 
+export type CleanAction = 'trash' | 'relabel' | 'review';
+
+interface CleanSnapshot {
+  id: number;
+  class_id: number;
+  status: ImageStatus;
+  trashed_from: ImageStatus | null;
+  reviewed_at: string | null;
+}
+
 const now = (): string => new Date().toISOString();
 
 function toImage(row: ImageRow): StoredImage {
@@ -164,6 +187,7 @@ function toImage(row: ImageRow): StoredImage {
     height: row.height,
     split: row.split,
     file: row.file,
+    reviewed: row.reviewed_at !== null,
     attempts: row.attempts,
   };
 }
@@ -383,6 +407,55 @@ export class Store {
     })();
   }
 
+  private logClean(datasetId: number, action: CleanAction, ids: number[]): void {
+    const rows = ids.length
+      ? (this.db
+          .prepare(`SELECT id, class_id, status, trashed_from, reviewed_at FROM images WHERE dataset_id = ? AND id IN (${ids.map(() => '?').join(',')})`)
+          .all(datasetId, ...ids) as CleanSnapshot[])
+      : [];
+    this.db.prepare('INSERT INTO clean_log (dataset_id, action, before, at) VALUES (?, ?, ?, ?)').run(datasetId, action, JSON.stringify(rows), now());
+  }
+
+  /** Gives images another class (fastai's ImageCleaner relabel); their split stays. */
+  relabelImages(datasetId: number, ids: number[], className: string): number {
+    return this.db.transaction(() => {
+      const classId = this.ensureClass(datasetId, className).class.id;
+      this.logClean(datasetId, 'relabel', ids);
+      const stmt = this.db.prepare('UPDATE images SET class_id = ?, reviewed_at = ?, updated_at = ? WHERE id = ? AND dataset_id = ? AND class_id != ?');
+      let n = 0;
+      for (const id of ids) n += stmt.run(classId, now(), now(), id, datasetId, classId).changes;
+      return n;
+    })();
+  }
+
+  /** Marks images as looked at and fine, so review queues can leave them out. */
+  markReviewed(datasetId: number, ids: number[]): number {
+    return this.db.transaction(() => {
+      this.logClean(datasetId, 'review', ids);
+      const stmt = this.db.prepare('UPDATE images SET reviewed_at = ?, updated_at = ? WHERE id = ? AND dataset_id = ?');
+      let n = 0;
+      for (const id of ids) n += stmt.run(now(), now(), id, datasetId).changes;
+      return n;
+    })();
+  }
+
+  /** Undoes the dataset's last cleaning change (trash, relabel or review); returns what it undid. */
+  undoLastClean(datasetId: number): { action: CleanAction; images: number } | undefined {
+    return this.db.transaction(() => {
+      const entry = this.db
+        .prepare('SELECT id, action, before FROM clean_log WHERE dataset_id = ? AND undone = 0 ORDER BY id DESC LIMIT 1')
+        .get(datasetId) as { id: number; action: CleanAction; before: string } | undefined;
+      if (!entry) return undefined;
+      const before = JSON.parse(entry.before) as CleanSnapshot[];
+      const stmt = this.db.prepare(
+        'UPDATE images SET class_id = ?, status = ?, trashed_from = ?, reviewed_at = ?, updated_at = ? WHERE id = ? AND dataset_id = ?',
+      );
+      for (const row of before) stmt.run(row.class_id, row.status, row.trashed_from, row.reviewed_at, now(), row.id, datasetId);
+      this.db.prepare('UPDATE clean_log SET undone = 1 WHERE id = ?').run(entry.id);
+      return { action: entry.action, images: before.length };
+    })();
+  }
+
   /** Moves images to the trash, remembering what they were so that a restore puts them back. */
   trashImages(datasetId: number, ids: number[], reason?: { reason: FailureReason; detail: string | null }): number {
     const stmt = this.db.prepare(
@@ -390,6 +463,8 @@ export class Store {
        failure_detail = COALESCE(?, failure_detail), updated_at = ? WHERE id = ? AND dataset_id = ? AND status != 'trashed'`,
     );
     return this.db.transaction(() => {
+      // Trashing by hand can be undone; the verifier's trashing is undone by restore.
+      if (!reason) this.logClean(datasetId, 'trash', ids);
       let n = 0;
       for (const id of ids) n += stmt.run(reason?.reason ?? null, reason?.detail ?? null, now(), id, datasetId).changes;
       return n;

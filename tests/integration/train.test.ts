@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TeddyClient } from '../../shared/client.ts';
@@ -9,6 +10,7 @@ import { registerBackbone } from '../../daemon/engine/backbones.ts';
 import { saveLayersModelToDir } from '../../daemon/engine/model-io.ts';
 import { buildTinyNetwork, makeShapesDataset, tinySpec } from '../../daemon/engine/test-fixtures.ts';
 import { connectClient, tempDataDir } from '../helpers/daemonProcess.ts';
+import { generatedJpeg } from '../helpers/images.ts';
 
 let daemon: RunningDaemon;
 let client: TeddyClient;
@@ -98,6 +100,91 @@ describe('training over the protocol', () => {
     expect(lrFind!.unfrozen).toBe(false);
     expect(lrFind!.suggestedLr).toBeGreaterThanOrEqual(lrFind!.lrs[0]!);
     expect(lrFind!.suggestedLr).toBeLessThanOrEqual(lrFind!.lrs.at(-1)!);
+  });
+
+  it('interprets the model: the confusion matrix sums to the validation count and matches the predictions', async () => {
+    const { job } = await client.request('interpret.run', { dataset: 'shapes' });
+    const end = await finished(job.id);
+    expect(end.state, end.error ?? '').toBe('done');
+    const view = await client.request('interpret.get', { dataset: 'shapes', split: 'valid', limit: 500 });
+    const validCount = (await client.request('images.list', { dataset: 'shapes', status: 'ok', split: 'valid', limit: 1000 })).total;
+    expect(view.count).toBe(validCount);
+    expect(view.confusion.flat().reduce((a, b) => a + b, 0)).toBe(validCount);
+    for (const [a, actual] of view.classes.entries()) {
+      for (const [p, predicted] of view.classes.entries()) {
+        expect(view.confusion[a]![p]).toBe(view.topLosses.filter((i) => i.actual === actual && i.predicted === predicted).length);
+      }
+    }
+    for (const pair of view.mostConfused) expect(pair.actual).not.toBe(pair.predicted);
+  });
+
+  it('lists top losses in descending loss order with both probabilities', async () => {
+    const view = await client.request('interpret.get', { dataset: 'shapes', split: 'train', limit: 20 });
+    expect(view.topLosses.length).toBe(20);
+    for (let i = 1; i < view.topLosses.length; i++) expect(view.topLosses[i - 1]!.loss).toBeGreaterThanOrEqual(view.topLosses[i]!.loss);
+    for (const item of view.topLosses) {
+      expect(item.loss).toBeCloseTo(-Math.log(item.probActual), 5);
+      expect(item.probPredicted).toBeGreaterThanOrEqual(item.probActual);
+    }
+    const page2 = await client.request('interpret.get', { dataset: 'shapes', split: 'train', limit: 20, offset: 20 });
+    expect(page2.topLosses[0]!.loss).toBeLessThanOrEqual(view.topLosses.at(-1)!.loss);
+    const { thumbnails } = await client.request('images.thumbnails', { dataset: 'shapes', ids: [view.topLosses[0]!.imageId], size: 64 });
+    expect(thumbnails[0]!.dataUrl).toMatch(/^data:image\/jpeg;base64,/);
+  });
+
+  it('applies delete, relabel and review at once, undoes the last, and the next training uses the cleaned set', async () => {
+    const before = await client.request('interpret.get', { dataset: 'shapes', split: 'train', limit: 3 });
+    const [worst, second, third] = before.topLosses;
+    await client.request('images.trash', { dataset: 'shapes', ids: [worst!.imageId] });
+    const other = before.classes.find((c) => c !== second!.actual)!;
+    await client.request('images.relabel', { dataset: 'shapes', ids: [second!.imageId], className: other });
+    await client.request('images.review', { dataset: 'shapes', ids: [third!.imageId] });
+
+    const after = await client.request('interpret.get', { dataset: 'shapes', split: 'train', limit: 500, hideReviewed: true });
+    expect(after.topLosses.find((i) => i.imageId === worst!.imageId)).toBeUndefined();
+    expect(after.topLosses.find((i) => i.imageId === third!.imageId)).toBeUndefined();
+    // A relabel counts as reviewed: it leaves the queue of what is still to look at.
+    expect(after.topLosses.find((i) => i.imageId === second!.imageId)).toBeUndefined();
+    const all = await client.request('interpret.get', { dataset: 'shapes', split: 'train', limit: 500 });
+    expect(all.topLosses.find((i) => i.imageId === second!.imageId)).toMatchObject({ actual: other, reviewed: true });
+
+    // The review was the last change: undo brings the image back into the queue.
+    expect((await client.request('images.undo', { dataset: 'shapes' })).undone).toEqual({ action: 'review', images: 1 });
+    const undone = await client.request('interpret.get', { dataset: 'shapes', split: 'train', limit: 500, hideReviewed: true });
+    expect(undone.topLosses.find((i) => i.imageId === third!.imageId)).toBeDefined();
+
+    const { job } = await client.request('train.start', { dataset: 'shapes', options: { stage1Epochs: 1, stage2: 'off', batchSize: 8 } });
+    expect((await finished(job.id)).state).toBe('done');
+    const { report } = await client.request('train.report', { dataset: 'shapes' });
+    expect(report!.trainImages + report!.validImages).toBe(71);
+    const stats = await client.request('dataset.stats', { dataset: 'shapes' });
+    const counts = Object.fromEntries(stats.classes.map((c) => [c.name, c.train + c.valid]));
+    expect(counts[other]).toBe(25);
+    expect(counts[worst!.actual]! + counts[second!.actual]!).toBeLessThan(48);
+
+    expect((await client.request('images.restore', { dataset: 'shapes', ids: [worst!.imageId] })).restored).toBe(1);
+    expect((await client.request('dataset.stats', { dataset: 'shapes' })).byStatus.ok).toBe(72);
+  });
+
+  it('reports a near-duplicate that straddles the train and validation sets', async () => {
+    const dir = tempDataDir('teddy-dups-');
+    mkdirSync(join(dir, 'bears'));
+    const original = await generatedJpeg(4242, 240, 180);
+    writeFileSync(join(dir, 'bears', 'original.jpg'), original);
+    // Resized and recompressed copies: different bytes, the same picture.
+    for (let quality = 95; quality > 40; quality -= 5) {
+      writeFileSync(join(dir, 'bears', `copy-${quality}.jpg`), await sharp(original).resize(200, 150).jpeg({ quality }).toBuffer());
+    }
+    writeFileSync(join(dir, 'bears', 'unrelated.jpg'), await generatedJpeg(7, 240, 180));
+    await client.request('dataset.create', { name: 'dups' });
+    const { job } = await client.request('job.import', { dataset: 'dups', dir });
+    await finished(job.id);
+    const { groups } = await client.request('dataset.duplicates', { dataset: 'dups' });
+    expect(groups).toHaveLength(1);
+    expect(groups[0]!.images.length).toBeGreaterThanOrEqual(10);
+    expect(groups[0]!.images.map((i) => i.url).some((u) => u.endsWith('unrelated.jpg'))).toBe(false);
+    expect(groups[0]!.crossesSplit).toBe(true);
+    expect(groups[0]!.sameClass).toBe(true);
   });
 
   it('cancels a running training and keeps serving', async () => {
