@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import type { RgbImage } from './augment.ts';
 
 export interface ImageDecoder {
-  /** Decodes `file` to RGB with its shorter side equal to `shorterSide`. */
-  decode(file: string, shorterSide: number): Promise<RgbImage>;
+  /** Decodes `file` (a path, or the bytes themselves) to RGB with its shorter side equal to `shorterSide`. */
+  decode(file: string | Buffer, shorterSide: number): Promise<RgbImage>;
   /** SHA-256 (hex) of the file's bytes: the identity of an image for the feature cache. */
   contentHash(file: string): Promise<string>;
 }
@@ -35,7 +35,7 @@ export const sharpDecoder: ImageDecoder = {
       .removeAlpha()
       .raw()
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`${file}: decoded to ${info.channels} channels`);
+    if (info.channels !== 3) throw new Error(`${typeof file === 'string' ? file : 'image'}: decoded to ${info.channels} channels`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
   },
   async contentHash(file) {

@@ -105,7 +105,8 @@ export class StagePredictor {
     return this.info.classes;
   }
 
-  async predictFiles(files: readonly string[]): Promise<Prediction[]> {
+  /** Predictions for image files, or for their bytes. */
+  async predictFiles(files: readonly (string | Buffer)[]): Promise<Prediction[]> {
     const size = this.info.imageSize;
     const per = size * size * 3;
     const out: Prediction[] = [];
