@@ -110,6 +110,12 @@ export interface LearnerOptions {
    * backward pass, and wasm's 4 GiB heap does not hold 32 MobileNet images at 224 px.
    */
   unfrozenBatchSize?: number;
+  /**
+   * Batchnorm of an unfrozen body: 'inference' (default) keeps the pretrained statistics and
+   * trains only its scale and shift, as Keras advises for fine-tuning; small CPU batches give
+   * poor batch statistics, and it halves the cost of a step on wasm. 'train' is fastai's way.
+   */
+  bodyBatchNorm?: 'inference' | 'train';
   /** Images per body forward pass when computing activations. */
   bodyBatchSize?: number;
   /** `false`: no augmentation (training images are centre crops too). */
@@ -170,6 +176,7 @@ export class Learner {
   readonly groups: LayerGroup[];
   private readonly frozenBatchSize: number;
   readonly unfrozenBatchSize: number;
+  readonly bodyBatchNorm: 'inference' | 'train';
   readonly bodyBatchSize: number;
   readonly augment: AugmentOptions | false;
   readonly augmentDraws: number;
@@ -199,6 +206,7 @@ export class Learner {
     this.normalization = this.spec.normalization;
     this.frozenBatchSize = options.batchSize ?? 32;
     this.unfrozenBatchSize = options.unfrozenBatchSize ?? Math.min(16, this.frozenBatchSize);
+    this.bodyBatchNorm = options.bodyBatchNorm ?? 'inference';
     this.bodyBatchSize = options.bodyBatchSize ?? 16;
     this.augment = options.augment === undefined ? DEFAULT_AUGMENT : options.augment;
     this.augmentDraws = Math.max(1, options.augmentDraws ?? 2);
@@ -444,7 +452,7 @@ export class Learner {
     const y = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.y, 'int32'), this.classes.length));
     const frozen = this.frozenBody;
     const { value, grads } = tf.variableGrads(() => {
-      const features = frozen ? (batch.x as tf.Tensor2D) : this.bodyFeatures(batch.x as tf.Tensor4D, true);
+      const features = frozen ? (batch.x as tf.Tensor2D) : this.bodyFeatures(batch.x as tf.Tensor4D, this.bodyBatchNorm === 'train');
       const logits = this.head.apply(features, { training: true }) as tf.Tensor2D;
       return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
     }, groups.flat());
