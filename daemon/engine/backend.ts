@@ -40,9 +40,10 @@ export function getBackendStatus(): BackendStatus | null {
   return current;
 }
 
-type Choice = 'gpu' | 'node' | 'wasm' | 'cpu';
+export type BackendChoice = 'gpu' | 'node' | 'wasm' | 'cpu';
 
-function parseForced(value: string | undefined): Choice | null {
+/** Reads a TEDDY_BACKEND value; null when unset. */
+export function parseBackendChoice(value: string | undefined): BackendChoice | null {
   if (!value) return null;
   const v = value.trim().toLowerCase();
   if (v === 'gpu' || v === 'tfjs-node-gpu' || v === 'tensorflow-gpu') return 'gpu';
@@ -95,9 +96,9 @@ async function startWasm(): Promise<{ ok: true; kernels: string[] } | { ok: fals
   }
 }
 
-async function select(forced: Choice | null): Promise<BackendStatus> {
+async function select(forced: BackendChoice | null): Promise<BackendStatus> {
   const skipped: string[] = [];
-  const order: Choice[] = forced ? [forced] : ['gpu', 'node', 'wasm', 'cpu'];
+  const order: BackendChoice[] = forced ? [forced] : ['gpu', 'node', 'wasm', 'cpu'];
   for (const choice of order) {
     if (choice === 'gpu' || choice === 'node') {
       const r = await tryNative(choice === 'gpu');
@@ -133,10 +134,10 @@ function shortError(err: unknown): string {
  * Starts the backend (idempotent). `force` overrides TEDDY_BACKEND, which overrides the
  * automatic order.
  */
-export async function initBackend(options: { force?: Choice } = {}): Promise<BackendStatus> {
+export async function initBackend(options: { force?: BackendChoice } = {}): Promise<BackendStatus> {
   if (current && !options.force) return current;
   if (pending && !options.force) return pending;
-  const forced = options.force ?? parseForced(process.env.TEDDY_BACKEND);
+  const forced = options.force ?? parseBackendChoice(process.env.TEDDY_BACKEND);
   pending = select(forced).then((s) => {
     current = s;
     return s;

@@ -1,5 +1,5 @@
 /** Public API of the training engine. No protocol, transport or storage in here. */
-export { initBackend, getBackendStatus, backendCanTrainBody, BODY_TRAINING_KERNELS, type BackendStatus } from './backend.ts';
+export { initBackend, getBackendStatus, backendCanTrainBody, parseBackendChoice, BODY_TRAINING_KERNELS, type BackendStatus, type BackendChoice } from './backend.ts';
 export {
   DEFAULT_BACKBONE_ID,
   BackboneUnavailableError,
