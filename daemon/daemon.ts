@@ -9,6 +9,7 @@ import { startServer } from './server.ts';
 import { initBackend } from './engine/index.ts';
 import { JobRunner } from './services/jobRunner.ts';
 import { createFeatureCache } from './services/training.ts';
+import { PredictionService } from './services/prediction/predictionService.ts';
 import { FileStore } from './store/files.ts';
 import { Store } from './store/store.ts';
 import { ensureToken } from './token.ts';
@@ -21,6 +22,7 @@ export interface RunningDaemon {
   dataDir: string;
   store: Store;
   jobs: JobRunner;
+  predictions: PredictionService;
   recovered: { interruptedJobs: number[]; orphanFiles: number; tempFiles: number };
   stop(): Promise<void>;
 }
@@ -37,6 +39,7 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
   if (interrupted.length) log(`jobs interrupted by the last stop: ${interrupted.map((j) => `#${j.id} ${j.kind}`).join(', ')}`);
   if (swept.orphans.length || swept.tempFiles) log(`removed ${swept.orphans.length} unrecorded files and ${swept.tempFiles} temp files`);
 
+  const predictions = new PredictionService(store, config.dataDir, config.download);
   let broadcast: (event: Parameters<Awaited<ReturnType<typeof startServer>>['broadcast']>[0]) => void = () => {};
   const jobs = new JobRunner(store, (event) => broadcast(event), log);
   const server = await startServer({
@@ -50,6 +53,7 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
       files,
       jobs,
       startedAt: Date.now(),
+      predictions,
       training: {
         store,
         files,
@@ -78,12 +82,14 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
     dataDir: config.dataDir,
     store,
     jobs,
+    predictions,
     recovered: { interruptedJobs: interrupted.map((j) => j.id), orphanFiles: swept.orphans.length, tempFiles: swept.tempFiles },
     async stop() {
       if (stopped) return;
       stopped = true;
       await jobs.stopAll();
       await server.close();
+      await predictions.close();
       store.close();
       rmSync(runtimePath, { force: true });
     },

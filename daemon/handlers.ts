@@ -6,6 +6,7 @@ import type { LrFindCurve, ParsedParams, RequestResult, RequestType, TrainingRep
 import { PROTOCOL_VERSION } from '../shared/protocol.ts';
 import type { DaemonConfig } from './config.ts';
 import { checkUrl } from './net/fetcher.ts';
+import { DaemonError } from './services/errors.ts';
 import { runDownload } from './services/download.ts';
 import { runExport, runImport } from './services/folderLayout.ts';
 import type { JobRunner } from './services/jobRunner.ts';
@@ -14,6 +15,10 @@ import { runVerify } from './services/verify.ts';
 import { getBackendStatus } from './engine/index.ts';
 import { runLrFind, runTraining, type TrainingDeps } from './services/training.ts';
 import { duplicateGroups, thumbnails } from './services/cleaning.ts';
+import { exportModel, importModel, modelInfo } from './services/models.ts';
+import { topK, type PredictionService } from './services/prediction/predictionService.ts';
+import { importBackbone } from './engine/index.ts';
+import { join } from 'node:path';
 import { interpretationView, runInterpretation } from './services/interpretation.ts';
 import type { FileStore } from './store/files.ts';
 import type { Store } from './store/store.ts';
@@ -27,6 +32,7 @@ export interface HandlerContext {
   startedAt: number;
   clientCount: () => number;
   training: TrainingDeps;
+  predictions: PredictionService;
 }
 
 export type Handlers = {
@@ -109,6 +115,36 @@ export const handlers: Handlers = {
   },
 
   'interpret.get': (params, ctx) => interpretationView(ctx.store, ctx.store.getDataset(params.dataset).id, params),
+
+  'predict.urls': async (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const { model, classes, predictions } = await ctx.predictions.predictUrls(dataset.id, params.urls, params.topK);
+    return { modelId: model.id, classes, predictions };
+  },
+
+  'predict.image': async (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const { model, classes, outcomes } = await ctx.predictions.predictImages(dataset.id, [Buffer.from(params.data, 'base64')]);
+    const outcome = outcomes[0]!;
+    if ('error' in outcome) throw new DaemonError('invalid_params', outcome.error);
+    return { modelId: model.id, classes, top: topK(classes, outcome.probabilities, params.topK) };
+  },
+
+  'model.list': (params, ctx) => ({ models: ctx.store.listModels(ctx.store.getDataset(params.dataset).id).map(modelInfo) }),
+
+  'model.export': (params, ctx) => exportModel(ctx.store, ctx.config.dataDir, ctx.store.getDataset(params.dataset).id, params.dir, params.modelId),
+
+  'model.import': async (params, ctx) => ({
+    model: modelInfo(await importModel(ctx.store, ctx.config.dataDir, ctx.store.getDataset(params.dataset).id, params.dir)),
+  }),
+
+  'backbone.import': async (params, ctx) => {
+    try {
+      return await importBackbone(params.dir, { cacheDir: join(ctx.config.dataDir, 'models', 'backbones'), ...(params.id ? { id: params.id } : {}) });
+    } catch (err) {
+      throw new DaemonError('invalid_params', (err as Error).message);
+    }
+  },
 
   'job.download': (params, ctx) => {
     const dataset = ctx.store.getDataset(params.dataset);

@@ -279,6 +279,20 @@ export type DuplicateGroup = z.infer<typeof DuplicateGroup>;
 export const TopK = z.array(z.object({ className: z.string(), probability: z.number() }));
 export type TopK = z.infer<typeof TopK>;
 
+export const ModelInfo = z.object({
+  id: Id,
+  /** The training job that made it; null for an imported model. */
+  jobId: Id.nullable(),
+  backbone: z.string(),
+  classes: z.array(z.string()),
+  metrics: z.object({ errorRate: z.number(), validLoss: z.number(), accuracy: z.number() }).nullable(),
+  createdAt: z.string(),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+/** Base64 image bytes sent with a request: the frame limit bounds them too. */
+export const MAX_IMAGE_BASE64 = 3 * 1024 * 1024;
+
 // ---------------------------------------------------------------------------
 // Requests, each bound to its result
 
@@ -395,6 +409,38 @@ export const requests = {
       offset: z.number().int().min(0).default(0),
     }),
     result: InterpretationView,
+  },
+  'predict.urls': {
+    params: z.object({
+      dataset: DatasetRef,
+      urls: z.array(z.string().min(1).max(8192)).min(1).max(64),
+      topK: z.number().int().min(1).max(50).default(3),
+    }),
+    result: z.object({
+      modelId: Id,
+      classes: z.array(z.string()),
+      predictions: z.array(z.object({ url: z.string(), top: TopK.nullable(), error: z.string().nullable() })),
+    }),
+  },
+  'predict.image': {
+    params: z.object({ dataset: DatasetRef, data: z.string().min(1).max(MAX_IMAGE_BASE64), topK: z.number().int().min(1).max(50).default(3) }),
+    result: z.object({ modelId: Id, classes: z.array(z.string()), top: TopK }),
+  },
+  'model.list': {
+    params: z.object({ dataset: DatasetRef }),
+    result: z.object({ models: z.array(ModelInfo) }),
+  },
+  'model.export': {
+    params: z.object({ dataset: DatasetRef, dir: z.string().min(1).max(4096), modelId: Id.optional() }),
+    result: z.object({ dir: z.string(), files: z.array(z.string()), classes: z.array(z.string()) }),
+  },
+  'model.import': {
+    params: z.object({ dataset: DatasetRef, dir: z.string().min(1).max(4096) }),
+    result: z.object({ model: ModelInfo }),
+  },
+  'backbone.import': {
+    params: z.object({ dir: z.string().min(1).max(4096), id: z.string().max(100).optional() }),
+    result: z.object({ id: z.string(), dir: z.string() }),
   },
   'job.download': {
     params: z.object({ dataset: DatasetRef, retryFailed: z.boolean().optional() }),

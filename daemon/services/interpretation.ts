@@ -15,7 +15,7 @@ import { backboneFor, datasetItems, type TrainingDeps } from './training.ts';
 /** What an interpretation job keeps: one probability vector per image, in the model's class order. */
 export interface InterpretationResult {
   modelId: number;
-  modelJobId: number;
+  modelJobId: number | null;
   classes: string[];
   predictions: { imageId: number; split: 'train' | 'valid'; probabilities: number[] }[];
 }

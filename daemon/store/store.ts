@@ -77,7 +77,7 @@ const MIGRATIONS: string[] = [
   CREATE TABLE models (
     id INTEGER PRIMARY KEY,
     dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
-    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    job_id INTEGER REFERENCES jobs(id),
     path TEXT NOT NULL,
     backbone TEXT NOT NULL,
     classes TEXT NOT NULL,
@@ -637,6 +637,10 @@ export class Store {
     return row ? toModel(row) : undefined;
   }
 
+  listModels(datasetId: number): ModelRecord[] {
+    return (this.db.prepare('SELECT * FROM models WHERE dataset_id = ? ORDER BY id DESC').all(datasetId) as ModelRow[]).map(toModel);
+  }
+
   /** The dataset's newest trained model: what predictions use. */
   latestModel(datasetId: number): ModelRecord | undefined {
     const row = this.db.prepare('SELECT * FROM models WHERE dataset_id = ? ORDER BY id DESC LIMIT 1').get(datasetId) as ModelRow | undefined;
@@ -669,8 +673,9 @@ function toDataset(row: DatasetRow): Dataset {
 export interface ModelRecord {
   id: number;
   datasetId: number;
-  jobId: number;
-  /** Stage folder, relative to the data directory. */
+  /** The training job that made it; null for an imported model. */
+  jobId: number | null;
+  /** Stage or export folder, relative to the data directory. */
   path: string;
   backbone: string;
   classes: string[];
@@ -681,7 +686,7 @@ export interface ModelRecord {
 interface ModelRow {
   id: number;
   dataset_id: number;
-  job_id: number;
+  job_id: number | null;
   path: string;
   backbone: string;
   classes: string;

@@ -57,3 +57,13 @@ export async function launchWithExtension(): Promise<ExtensionBrowser> {
     },
   };
 }
+
+/** Pairs the extension with a daemon through its options page, as a user would. */
+export async function pairThroughOptions(ext: ExtensionBrowser, port: number, token: string): Promise<void> {
+  const options = await ext.openExtensionPage('options.html');
+  await options.waitForSelector('#state[data-status]');
+  await options.type('#token', `teddy://127.0.0.1:${port}/#${token}`);
+  await options.click('#pair');
+  await options.waitForSelector('#state[data-status="connected"]', { timeout: 60_000 });
+  await options.close();
+}

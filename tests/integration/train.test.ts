@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import { saveLayersModelToDir } from '../../daemon/engine/model-io.ts';
 import { buildTinyNetwork, makeShapesDataset, tinySpec } from '../../daemon/engine/test-fixtures.ts';
 import { connectClient, tempDataDir } from '../helpers/daemonProcess.ts';
 import { generatedJpeg } from '../helpers/images.ts';
+import { serveBytes, startImageServer } from '../helpers/imageServer.ts';
+import { loadExportedWithPlainTfjs, predictWithPlainTfjs } from '../helpers/plainTfjs.ts';
 
 let daemon: RunningDaemon;
 let client: TeddyClient;
@@ -34,7 +36,7 @@ beforeAll(async () => {
   const shapes = tempDataDir('teddy-shapes-');
   await makeShapesDataset(shapes, 24, 40);
 
-  const config = buildConfig({ dataDir: tempDataDir(), port: 0 });
+  const config = buildConfig({ dataDir: tempDataDir(), port: 0, allowPrivate: true });
   config.engine = { backboneId: 'tiny-test', modelDir };
   // The daemon's minimum side is meant for web photos; these test shapes are 40 px.
   config.images.minSide = 16;
@@ -133,6 +135,9 @@ describe('training over the protocol', () => {
   });
 
   it('applies delete, relabel and review at once, undoes the last, and the next training uses the cleaned set', async () => {
+    const countsOf = async (): Promise<Record<string, number>> =>
+      Object.fromEntries((await client.request('dataset.stats', { dataset: 'shapes' })).classes.map((c) => [c.name, c.train + c.valid]));
+    const countsBefore = await countsOf();
     const before = await client.request('interpret.get', { dataset: 'shapes', split: 'train', limit: 3 });
     const [worst, second, third] = before.topLosses;
     await client.request('images.trash', { dataset: 'shapes', ids: [worst!.imageId] });
@@ -157,10 +162,11 @@ describe('training over the protocol', () => {
     expect((await finished(job.id)).state).toBe('done');
     const { report } = await client.request('train.report', { dataset: 'shapes' });
     expect(report!.trainImages + report!.validImages).toBe(71);
-    const stats = await client.request('dataset.stats', { dataset: 'shapes' });
-    const counts = Object.fromEntries(stats.classes.map((c) => [c.name, c.train + c.valid]));
-    expect(counts[other]).toBe(25);
-    expect(counts[worst!.actual]! + counts[second!.actual]!).toBeLessThan(48);
+    const expected = { ...countsBefore };
+    expected[worst!.actual]!--;
+    expected[second!.actual]!--;
+    expected[other]!++;
+    expect(await countsOf()).toEqual(expected);
 
     expect((await client.request('images.restore', { dataset: 'shapes', ids: [worst!.imageId] })).restored).toBe(1);
     expect((await client.request('dataset.stats', { dataset: 'shapes' })).byStatus.ok).toBe(72);
@@ -185,6 +191,63 @@ describe('training over the protocol', () => {
     expect(groups[0]!.images.map((i) => i.url).some((u) => u.endsWith('unrelated.jpg'))).toBe(false);
     expect(groups[0]!.crossesSplit).toBe(true);
     expect(groups[0]!.sameClass).toBe(true);
+  });
+
+  it('predicts image bytes and URLs with the trained model, an unusable one failing alone', async () => {
+    const { images } = await client.request('images.list', { dataset: 'shapes', status: 'ok', split: 'valid', limit: 6 });
+    const bytes = images.map((i) => readFileSync(join(daemon.dataDir, i.file!)));
+    const one = await client.request('predict.image', { dataset: 'shapes', data: bytes[0]!.toString('base64'), topK: 2 });
+    expect(one.top).toHaveLength(2);
+    expect(one.top[0]!.probability).toBeGreaterThanOrEqual(one.top[1]!.probability);
+    await expect(client.request('predict.image', { dataset: 'shapes', data: Buffer.from('<html>').toString('base64') })).rejects.toMatchObject({
+      code: 'invalid_params',
+    });
+
+    const server = await startImageServer({
+      ...Object.fromEntries(bytes.map((b, i) => [`/${i}.jpg`, serveBytes(b)])),
+      '/page.html': serveBytes(Buffer.from('<html></html>'), 'text/html'),
+    });
+    try {
+      const urls = [...bytes.map((_, i) => server.url(`/${i}.jpg`)), server.url('/page.html'), server.url('/missing.jpg')];
+      const result = await client.request('predict.urls', { dataset: 'shapes', urls, topK: 1 });
+      expect(result.predictions.slice(0, 6).every((p) => p.top?.length === 1 && p.error === null)).toBe(true);
+      expect(result.predictions[0]!.top![0]!.className).toBe(one.top[0]!.className);
+      expect(result.predictions[6]!.error).toMatch(/not a usable image/);
+      expect(result.predictions[7]!.error).toMatch(/http_status/);
+      // The same URLs again come from the cache: the server sees no second request.
+      await client.request('predict.urls', { dataset: 'shapes', urls: urls.slice(0, 6) });
+      expect(server.hits.get('/0.jpg')).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('exports a model that plain tfjs loads and that agrees with the daemon, and imports it back', async () => {
+    const out = join(tempDataDir('teddy-export-'), 'shapes-model');
+    const exported = await client.request('model.export', { dataset: 'shapes', dir: out });
+    expect(exported.files).toEqual(['model.json', 'teddy-model.json', 'weights.bin']);
+    const metadata = JSON.parse(readFileSync(join(out, 'teddy-model.json'), 'utf8'));
+    expect(metadata.classes).toEqual(['disc', 'square', 'stripes']);
+
+    const { images } = await client.request('images.list', { dataset: 'shapes', status: 'ok', limit: 24 });
+    const model = await loadExportedWithPlainTfjs(out);
+    let agree = 0;
+    for (const image of images) {
+      const bytes = readFileSync(join(daemon.dataDir, image.file!));
+      const daemonTop = (await client.request('predict.image', { dataset: 'shapes', data: bytes.toString('base64') })).top[0]!.className;
+      const probabilities = await predictWithPlainTfjs(model, metadata, bytes);
+      if (metadata.classes[probabilities.indexOf(Math.max(...probabilities))] === daemonTop) agree++;
+    }
+    expect(agree).toBe(images.length);
+
+    await client.request('dataset.create', { name: 'imported' });
+    const { model: record } = await client.request('model.import', { dataset: 'imported', dir: out });
+    expect(record).toMatchObject({ jobId: null, classes: ['disc', 'square', 'stripes'] });
+    const bytes = readFileSync(join(daemon.dataDir, images[0]!.file!)).toString('base64');
+    const viaImport = await client.request('predict.image', { dataset: 'imported', data: bytes });
+    const viaTrained = await client.request('predict.image', { dataset: 'shapes', data: bytes });
+    expect(viaImport.top[0]!.className).toBe(viaTrained.top[0]!.className);
+    expect(viaImport.top[0]!.probability).toBeCloseTo(viaTrained.top[0]!.probability, 4);
   });
 
   it('cancels a running training and keeps serving', async () => {

@@ -1,0 +1,14 @@
+/** Messages between the prediction service and its worker thread. */
+export interface PredictRequest {
+  id: number;
+  /** A stage folder (trained here) or an export folder (imported). */
+  modelPath: string;
+  modelKind: 'stage' | 'export';
+  images: Uint8Array[];
+}
+
+export type ImageOutcome = { probabilities: number[] } | { error: string };
+
+export type PredictReply =
+  | { id: number; ok: true; classes: string[]; outcomes: ImageOutcome[]; forwardMs: number }
+  | { id: number; ok: false; error: string };

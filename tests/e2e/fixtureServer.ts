@@ -1,0 +1,95 @@
+/**
+ * The local web the browser tests browse: fixture results pages of each engine
+ * (tests/fixtures/serp), their lazy-load endpoints (Google's /search XHR, Bing's
+ * async fragments, DuckDuckGo's i.js), the images they point to, source pages and a
+ * plain page with images for the context-menu path. 127.0.0.1 only.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
+import { resolve } from 'node:path';
+import { generatedJpeg } from '../helpers/images.ts';
+
+const FIXTURES = resolve(import.meta.dirname, '..', 'fixtures', 'serp');
+const VQD = '4-1234567890123456789012345678901234567';
+
+export interface FixtureServer {
+  origin: string;
+  /** Requests per path, to show what the browser asked for. */
+  hits: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export async function startFixtureServer(): Promise<FixtureServer> {
+  let origin = '';
+  const hits = new Map<string, number>();
+  const seeds = new Map<string, number>();
+  const fixture = (path: string): string => readFileSync(resolve(FIXTURES, path), 'utf8').replaceAll('{{ORIGIN}}', origin);
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', origin);
+    hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+    const send = (status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
+      res.end(body);
+    };
+    const html = (body: string): void => send(200, 'text/html; charset=utf-8', body);
+    const p = url.pathname;
+
+    if (p === '/serp/google/search') {
+      if (url.searchParams.get('async') === '1') {
+        const start = Number(url.searchParams.get('start'));
+        if (start === 6) return send(200, 'text/plain; charset=utf-8', fixture('google/search-async-7.txt'), { 'x-fixture-tiles': '[7,8,9,10]' });
+        return send(200, 'text/plain; charset=utf-8', ")]}'\n[]", { 'x-fixture-tiles': '[]' });
+      }
+      return html(fixture('google/search.html'));
+    }
+    if (p.startsWith('/serp/google/')) return html(fixture(`google/${p.slice('/serp/google/'.length)}`));
+    if (p === '/serp/bing/images/search') return html(fixture('bing/images-search.html'));
+    if (p === '/serp/bing/async') return html(url.searchParams.get('first') === '6' ? fixture('bing/async-6.html') : '');
+    if (p === '/serp/duckduckgo/') return html(fixture('duckduckgo/images.html'));
+    if (p === '/i.js') {
+      // Like DuckDuckGo, no token, no results.
+      if (url.searchParams.get('vqd') !== VQD) return send(403, 'application/json', '{"error":"no vqd"}');
+      return send(200, 'application/json', fixture(`duckduckgo/i-${url.searchParams.get('s') ?? '0'}.json`));
+    }
+    const image = /^\/(img|thumb)\/([a-z0-9-]+)\.jpg$/.exec(p);
+    if (image) {
+      const key = `${image[1]}/${image[2]}`;
+      if (!seeds.has(key)) seeds.set(key, 3000 + seeds.size);
+      const [w, h] = image[1] === 'thumb' ? [60, 45] : [160, 120];
+      void generatedJpeg(seeds.get(key)!, w, h).then((jpeg) => send(200, 'image/jpeg', jpeg));
+      return;
+    }
+    if (p === '/icon.png') {
+      return void generatedJpeg(1, 16, 16).then((jpeg) => send(200, 'image/jpeg', jpeg));
+    }
+    if (p.startsWith('/pages/')) return html(`<!doctype html><title>${p}</title><p>A page that shows an image.</p>`);
+    if (p === '/plain/gallery.html') {
+      return html(`<!doctype html><html><head><meta charset="utf-8"><title>Bear gallery</title></head><body>
+<h1>Bears</h1><img src="/icon.png" alt="tiny icon" width="16" height="16">
+<img id="cub" src="${origin}/img/cub-1.jpg" alt="cub">
+<img src="/img/gallery-1.jpg" alt="one"><img src="/img/gallery-2.jpg" alt="two">
+<img src="/img/thumb-small.jpg" srcset="/img/gallery-3.jpg 800w, /img/thumb-small.jpg 200w" alt="three">
+<img src="/img/bing-1.jpg" alt="already collected">
+</body></html>`);
+    }
+    send(404, 'text/plain', 'not found');
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    origin,
+    hits,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
