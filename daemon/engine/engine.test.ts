@@ -43,6 +43,13 @@ describe('learner on generated shapes (wasm, frozen body)', () => {
     const events: string[] = [];
     const fit = await l.fitOneCycle(4, 1e-2, { onEvent: (e) => events.push(e.type) });
     expect(fit.rows).toHaveLength(4);
+    // The recorded LRs follow the one-cycle shape: max/25 at the start, max at 30%, ~0 at the end.
+    const lrs = fit.batches.map((b) => b.lr);
+    expect(lrs[0]).toBeCloseTo(1e-2 / 25, 10);
+    expect(Math.max(...lrs)).toBeCloseTo(1e-2, 10);
+    expect(lrs.indexOf(Math.max(...lrs))).toBe(Math.round(lrs.length * 0.3));
+    expect(lrs.at(-1)!).toBeLessThan(1e-2 / 100);
+    expect(fit.batches[0]!.momentum).toBeCloseTo(0.95, 10);
     const first = fit.batches.slice(0, 3).reduce((s, b) => s + b.loss, 0) / 3;
     const last = fit.batches.slice(-3).reduce((s, b) => s + b.loss, 0) / 3;
     expect(last).toBeLessThan(first);
