@@ -137,6 +137,13 @@ function readUrlFile(path: string): string[] {
     .filter((l) => l && !l.startsWith('#'));
 }
 
+export function formatConfusion(classes: string[], matrix: number[][], split: string): string {
+  const width = Math.max(8, ...classes.map((c) => c.length)) + 2;
+  const lines = [`confusion matrix (${split}; rows actual, columns predicted)`, ' '.repeat(width) + classes.map((c) => c.padStart(width)).join('')];
+  matrix.forEach((row, i) => lines.push(classes[i]!.padEnd(width) + row.map((n) => String(n).padStart(width)).join('')));
+  return lines.join('\n');
+}
+
 /** The LR finder's curve as text: learning rate against smoothed loss, the suggestion marked. */
 export function plotLrFind(curve: LrFindCurve, height = 12, width = 60): string {
   const n = curve.lrs.length;
@@ -390,6 +397,164 @@ export function buildProgram(setExit: (code: number) => void): Command {
           else console.log(plotLrFind(lrFind));
         }
         setExit(jobExitCode(finished));
+      });
+    });
+
+  program
+    .command('interpret')
+    .description('score every image with the newest model: confusion matrix and most-confused pairs')
+    .option('--split <split>', 'valid | train', 'valid')
+    .option('--min-count <n>', 'most-confused pairs seen at least this often', '1')
+    .option('--no-run', 'show the last interpretation without scoring again')
+    .action(async (opts: { split: string; minCount: string; run: boolean }) => {
+      await withClient(globals(), async (client) => {
+        const dataset = globals().dataset;
+        if (opts.run) {
+          const { job } = await client.request('interpret.run', { dataset });
+          const finished = await followJob(client, job, 'interpret');
+          if (finished.state !== 'done') return setExit(EXIT.failed);
+        }
+        const view = await client.request('interpret.get', { dataset, split: opts.split as 'valid' | 'train', minCount: Number(opts.minCount), limit: 1 });
+        console.log(formatConfusion(view.classes, view.confusion, opts.split));
+        console.log('\nmost confused (actual → predicted: count)');
+        for (const m of view.mostConfused) console.log(`  ${m.actual} → ${m.predicted}: ${m.count}`);
+        if (!view.mostConfused.length) console.log('  none');
+        if (view.stale) console.log('\nnote: a newer model exists; run `teddy interpret` again to score with it');
+      });
+    });
+
+  program
+    .command('top-losses')
+    .description('the images the model is most wrong or least sure about, with their ids, files and both probabilities')
+    .option('--split <split>', 'valid | train', 'valid')
+    .option('-n, --limit <n>', 'how many', '20')
+    .option('--offset <n>', 'skip this many', '0')
+    .option('--actual <class>', 'only this actual class (a confusion-matrix row)')
+    .option('--predicted <class>', 'only this predicted class (a confusion-matrix column)')
+    .option('--hide-reviewed', 'leave out images already marked OK or relabelled')
+    .option('--json', 'print JSON')
+    .action(async (opts: { split: string; limit: string; offset: string; actual?: string; predicted?: string; hideReviewed?: boolean; json?: boolean }) => {
+      await withClient(globals(), async (client) => {
+        const view = await client.request('interpret.get', {
+          dataset: globals().dataset,
+          split: opts.split as 'valid' | 'train',
+          limit: Number(opts.limit),
+          offset: Number(opts.offset),
+          hideReviewed: opts.hideReviewed ?? false,
+          ...(opts.actual ? { actual: opts.actual } : {}),
+          ...(opts.predicted ? { predicted: opts.predicted } : {}),
+        });
+        if (opts.json) return console.log(JSON.stringify(view.topLosses, null, 2));
+        console.log(['id', 'actual', 'predicted', 'loss', 'p(actual)', 'p(predicted)', 'url'].join('\t'));
+        for (const i of view.topLosses) {
+          console.log([i.imageId, i.actual, i.predicted, i.loss.toFixed(3), i.probActual.toFixed(3), i.probPredicted.toFixed(3), `${i.url}${i.reviewed ? ' (reviewed)' : ''}`].join('\t'));
+        }
+        console.log(`${view.topLosses.length} of ${view.total} (${view.split})`);
+      });
+    });
+
+  program
+    .command('clean')
+    .description('the cleaner: delete (to the trash), relabel or mark OK images by id; undo the last change')
+    .argument('<action>', 'delete | relabel | ok | undo')
+    .argument('[ids...]', 'image ids (from top-losses)')
+    .option('--to <class>', 'new class, for relabel')
+    .action(async (action: string, ids: string[], opts: { to?: string }) => {
+      const numeric = ids.map(Number);
+      if (action !== 'undo' && (!numeric.length || numeric.some((n) => !Number.isInteger(n) || n < 0))) throw new CliError('give image ids', EXIT.usage);
+      await withClient(globals(), async (client) => {
+        const dataset = globals().dataset;
+        if (action === 'delete') console.log(`moved ${(await client.request('images.trash', { dataset, ids: numeric })).trashed} to the trash (teddy clean undo, or teddy restore ID)`);
+        else if (action === 'relabel') {
+          if (!opts.to) throw new CliError('relabel needs --to CLASS', EXIT.usage);
+          console.log(`relabelled ${(await client.request('images.relabel', { dataset, ids: numeric, className: opts.to })).relabelled} as ${opts.to}`);
+        } else if (action === 'ok') console.log(`marked ${(await client.request('images.review', { dataset, ids: numeric })).reviewed} as reviewed`);
+        else if (action === 'undo') {
+          const { undone } = await client.request('images.undo', { dataset });
+          console.log(undone ? `undid ${undone.action} of ${undone.images} image(s)` : 'nothing to undo');
+        } else throw new CliError(`unknown action ${action}: delete, relabel, ok or undo`, EXIT.usage);
+      });
+    });
+
+  program
+    .command('predict')
+    .description('classify image files or URLs with the dataset’s newest model')
+    .argument('<inputs...>', 'files or http(s) URLs')
+    .option('-k, --top <k>', 'classes to show', '3')
+    .option('--json', 'print JSON')
+    .action(async (inputs: string[], opts: { top: string; json?: boolean }) => {
+      await withClient(globals(), async (client) => {
+        const dataset = globals().dataset;
+        const k = Number(opts.top);
+        const results: { input: string; top: { className: string; probability: number }[] | null; error: string | null }[] = [];
+        const urls = inputs.filter((i) => /^https?:\/\//i.test(i));
+        if (urls.length) {
+          for (const p of (await client.request('predict.urls', { dataset, urls, topK: k })).predictions) results.push({ input: p.url, top: p.top, error: p.error });
+        }
+        for (const file of inputs.filter((i) => !urls.includes(i))) {
+          let data: string;
+          try {
+            data = readFileSync(file).toString('base64');
+          } catch (err) {
+            results.push({ input: file, top: null, error: (err as Error).message });
+            continue;
+          }
+          try {
+            results.push({ input: file, top: (await client.request('predict.image', { dataset, data, topK: k })).top, error: null });
+          } catch (err) {
+            if (err instanceof ProtocolError && err.code !== 'invalid_params') throw err;
+            results.push({ input: file, top: null, error: (err as Error).message });
+          }
+        }
+        if (opts.json) console.log(JSON.stringify(results, null, 2));
+        else for (const r of results) console.log(`${r.input}\t${r.top ? r.top.map((t) => `${t.className} ${t.probability.toFixed(3)}`).join(', ') : `error: ${r.error}`}`);
+        if (results.some((r) => r.error)) setExit(EXIT.failed);
+      });
+    });
+
+  program
+    .command('export-model')
+    .description('write the newest model as a folder that plain TensorFlow.js loads (model.json + teddy-model.json)')
+    .argument('<dir>')
+    .option('--model <id>', 'a specific model (teddy models list)')
+    .action(async (dir: string, opts: { model?: string }) => {
+      await withClient(globals(), async (client) => {
+        const result = await client.request('model.export', { dataset: globals().dataset, dir: resolve(dir), ...(opts.model ? { modelId: Number(opts.model) } : {}) });
+        console.log(`exported to ${result.dir}: ${result.files.join(', ')}; classes ${result.classes.join(', ')}`);
+      });
+    });
+
+  program
+    .command('import-model')
+    .description('use an exported Teddy model folder for this dataset’s predictions')
+    .argument('<dir>')
+    .action(async (dir: string) => {
+      await withClient(globals(), async (client) => {
+        const { model } = await client.request('model.import', { dataset: globals().dataset, dir: resolve(dir) });
+        console.log(`imported model ${model.id} (${model.classes.join(', ')})`);
+      });
+    });
+
+  const models = program.command('models').description('trained models and pretrained backbones');
+  models
+    .command('list')
+    .description('the dataset’s trained models, newest first')
+    .action(async () => {
+      await withClient(globals(), async (client) => {
+        for (const m of (await client.request('model.list', { dataset: globals().dataset })).models) {
+          console.log(`${m.id}\t${m.createdAt}\t${m.backbone}\t${m.classes.join(',')}\t${m.metrics ? `error_rate ${m.metrics.errorRate.toFixed(4)}` : 'imported'}`);
+        }
+      });
+    });
+  models
+    .command('import')
+    .description('put a pretrained backbone folder (tfjs layers model) into the model cache, for machines without a network')
+    .argument('<dir>')
+    .option('--id <id>', 'backbone id (default: the default backbone)')
+    .action(async (dir: string, opts: { id?: string }) => {
+      await withClient(globals(), async (client) => {
+        const result = await client.request('backbone.import', { dir: resolve(dir), ...(opts.id ? { id: opts.id } : {}) });
+        console.log(`backbone ${result.id} ready in ${result.dir}`);
       });
     });
 
