@@ -195,6 +195,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       console.log(`Data directory: ${daemon.dataDir}`);
       console.log(`Pairing token:  ${daemon.token}   (also: teddy token)`);
       console.log(`Extension ID:   ${EXTENSION_ID}`);
+      console.log('');
+      console.log('Next, in another terminal:');
+      console.log('  npx teddy add --class black urls_black.txt   # image URLs, one per line; one file per class');
+      console.log('  npx teddy download && npx teddy train        # then: teddy interpret, teddy top-losses, teddy predict');
+      console.log('Or load the extension (see README: "Loading the extension") and paste the pairing token in its options.');
       await new Promise<void>((resolveStop) => {
         const stop = (): void => {
           console.error('[teddy] stopping…');
