@@ -70,7 +70,7 @@ export interface LrFindResult {
   lrs: number[];
   losses: number[];
   smoothedLosses: number[];
-  /** The suggestion: steepest descent of the smoothed loss (see `suggestLr`). */
+  /** The suggestion: steepest descent of the smoothed loss, or min-loss/10 on a flat curve (see `suggestLr`). */
   suggestedLr: number;
   suggestion: LrSuggestion;
   rule: string;
@@ -646,7 +646,10 @@ export class Learner {
       smoothedLosses,
       suggestedLr: suggestion.steepest,
       suggestion,
-      rule: 'steepest descent of the smoothed loss against log10(LR), before the loss minimum',
+      rule:
+        suggestion.rule === 'steepest'
+          ? 'steepest descent of the smoothed loss against log10(LR), before the loss minimum'
+          : 'no clear descent: LR of the minimum smoothed loss / 10',
       stoppedEarly,
     };
   }

@@ -66,4 +66,12 @@ describe('LR finder helpers', () => {
     expect(Math.log10(s.steepest)).toBeCloseTo(-3, 0);
     expect(s.minLossOver10).toBeLessThan(1e-1);
   });
+
+  it('falls back to min-loss/10 on a flat, noisy curve', () => {
+    const lrs = exponentialSweep(1e-7, 10, 30);
+    const losses = lrs.map((lr, i) => 0.05 + (i % 3) * 0.002 + (lr > 1e-3 ? lr * 10 : 0));
+    const s = suggestLr(lrs, losses);
+    expect(s.rule).toBe('min-loss/10');
+    expect(s.steepest).toBe(s.minLossOver10);
+  });
 });

@@ -83,15 +83,17 @@ export interface LrSuggestion {
   steepest: number;
   /** LR of the minimum smoothed loss divided by 10 (the other rule fastai users quote). */
   minLossOver10: number;
-  /** Index into the curve of the steepest point. */
+  /** Index into the curve of the suggested point. */
   steepestIndex: number;
+  /** Which rule gave `steepest`. */
+  rule: 'steepest' | 'min-loss/10';
 }
 
 /**
  * Suggestion rule: the steepest negative slope of the smoothed loss with respect to log10(LR),
  * searched only up to the point of minimum loss (past it the loss is already diverging), after
  * skipping the first few points whose smoothing is still warming up. Falls back to
- * min-loss/10 when there is no descent at all.
+ * min-loss/10 when the loss does not fall by at least 10% before its minimum.
  */
 export function suggestLr(lrs: readonly number[], smoothedLosses: readonly number[]): LrSuggestion {
   const n = Math.min(lrs.length, smoothedLosses.length);
@@ -111,6 +113,11 @@ export function suggestLr(lrs: readonly number[], smoothedLosses: readonly numbe
       bestIdx = i;
     }
   }
-  if (bestIdx < 0 || best >= 0) return { steepest: minLossOver10, minLossOver10, steepestIndex: minIdx };
-  return { steepest: lrs[bestIdx] as number, minLossOver10, steepestIndex: bestIdx };
+  // A curve without a clear descent (a head that is already trained, then unfrozen) has no
+  // meaningful steepest point: its slope is noise. Then the rule is min-loss LR / 10.
+  const start = smoothedLosses[Math.max(1, skip)] as number;
+  const min = smoothedLosses[minIdx] as number;
+  const clearDescent = Number.isFinite(start) && start > 0 && (start - min) / start >= 0.1;
+  if (bestIdx < 0 || best >= 0 || !clearDescent) return { steepest: minLossOver10, minLossOver10, steepestIndex: minIdx, rule: 'min-loss/10' };
+  return { steepest: lrs[bestIdx] as number, minLossOver10, steepestIndex: bestIdx, rule: 'steepest' };
 }
