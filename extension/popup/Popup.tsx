@@ -1,1 +1,49 @@
-export function Popup() { return <div>Teddy</div>; }
+/**
+ * The popup: one view per tab. The dataset view is the first; the training views
+ * (LR finder, loss curves, epoch table, diagnosis, confusion matrix, top losses) slot
+ * in as further entries of VIEWS, each a component using `daemon()` for requests and
+ * `useBroadcast` for daemon events.
+ */
+import { useState } from 'preact/hooks';
+import browser from 'webextension-polyfill';
+import { describeState, useLinkState } from '../ui/hooks.ts';
+import { DatasetView } from './DatasetView.tsx';
+
+interface View {
+  id: string;
+  title: string;
+  component: () => preact.JSX.Element;
+}
+
+const VIEWS: View[] = [
+  { id: 'dataset', title: 'Dataset', component: DatasetView },
+  { id: 'train', title: 'Train', component: () => <p class="muted">Training views arrive with the training engine.</p> },
+];
+
+export function Popup() {
+  const state = useLinkState();
+  const [view, setView] = useState(VIEWS[0]!.id);
+  const Current = VIEWS.find((v) => v.id === view)!.component;
+  return (
+    <>
+      <nav class="tabs" role="tablist">
+        {VIEWS.map((v) => (
+          <button key={v.id} id={`tab-${v.id}`} role="tab" aria-selected={v.id === view} onClick={() => setView(v.id)}>
+            {v.title}
+          </button>
+        ))}
+      </nav>
+      <div class="view">
+        <div id="state" class={`state ${state?.status ?? ''}`} data-status={state?.status ?? ''}>
+          {describeState(state)}{' '}
+          {state && state.status !== 'connected' && state.status !== 'connecting' && (
+            <a href="#" onClick={(e) => (e.preventDefault(), void browser.runtime.openOptionsPage())}>
+              Options
+            </a>
+          )}
+        </div>
+        {state?.status === 'connected' && <Current />}
+      </div>
+    </>
+  );
+}

@@ -43,11 +43,6 @@ describe.skipIf(!chromiumAvailable)('collecting from search pages into the daemo
   /** Uses the panel on a results page: a new class, up to `count` images; returns the panel's final counts. */
   async function collect(page: Page, className: string, count: number, screenshot?: string): Promise<{ found: number; added: number }> {
     await page.waitForSelector(inPanel('#class'), { timeout: 60_000 });
-    await page.waitForFunction(
-      (sel) => document.querySelector(sel)?.shadowRoot?.querySelector('#class option:checked')?.textContent === 'New class…',
-      {},
-      PANEL,
-    ).catch(() => undefined);
     await page.select(inPanel('#class'), '\u0000new');
     await page.type(inPanel('#new-class'), className);
     await page.$eval(inPanel('#count'), (el) => ((el as HTMLInputElement).value = ''));
@@ -104,10 +99,11 @@ describe.skipIf(!chromiumAvailable)('collecting from search pages into the daemo
     const again = await ext.browser.newPage();
     await again.goto(`${web.origin}/serp/bing/images/search?q=grizzly+bear`);
     await again.waitForSelector(inPanel('#class'));
-    await again.waitForFunction((sel) => !!document.querySelector(sel)?.shadowRoot?.querySelector('#class option[value="grizzly"]'), { timeout: 10_000 }, PANEL).catch(async (e) => {
-      console.log(await again.$eval(PANEL, (h) => h.shadowRoot!.innerHTML));
-      throw e;
-    });
+    await again.waitForFunction(
+      (sel) => [...(document.querySelector(sel)?.shadowRoot?.querySelectorAll('#class option') ?? [])].some((o) => o.textContent === 'grizzly'),
+      {},
+      PANEL,
+    );
     await again.select(inPanel('#class'), 'grizzly');
     await again.$eval(inPanel('#count'), (el) => ((el as HTMLInputElement).value = ''));
     await again.type(inPanel('#count'), '3');
@@ -144,6 +140,19 @@ describe.skipIf(!chromiumAvailable)('collecting from search pages into the daemo
   it('adds images from the context menu: one image to a new class, every image of a page to a class', async () => {
     const page = await ext.browser.newPage();
     await page.goto(`${web.origin}/plain/gallery.html`, { waitUntil: 'load' });
+    // The content script starts at document_idle through crxjs's loader, a moment after "load".
+    await waitFor(
+      () =>
+        ext.worker.evaluate(async () => {
+          const [tab] = await chrome.tabs.query({ active: true });
+          return chrome.tabs.sendMessage(tab!.id!, { kind: 'page.images' }).then(
+            () => true,
+            () => false,
+          );
+        }),
+      (ready) => ready,
+      30_000,
+    );
     const menuIds = await ext.worker.evaluate(() => (globalThis as unknown as TeddyTest).teddyTest.menu().map((m) => m.id));
     expect(menuIds).toEqual(expect.arrayContaining(['teddy-image:class:black', 'teddy-image:class:grizzly', 'teddy-image:class:teddys', 'teddy-image:new', 'teddy-page:class:grizzly']));
 
