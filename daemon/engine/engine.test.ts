@@ -196,3 +196,26 @@ describe('event stream', () => {
     l.dispose();
   });
 });
+
+describe('body worker pool', () => {
+  it('computes the same activations as the main thread, in parallel', async () => {
+    const { BodyWorkerPool } = await import('./body-pool.ts');
+    const backbone = tinyBackbone();
+    const pool = await BodyWorkerPool.start(backbone.full, backbone.spec.cutLayer, 2);
+    try {
+      const files = items.slice(0, 20).map((i) => i.file);
+      const inThread = new Learner({ backbone, items, seed: 42 });
+      const inWorkers = new Learner({ backbone, items, seed: 42, bodyPool: pool, bodyBatchSize: 4 });
+      const a = await inThread.predictFiles(files);
+      const b = await inWorkers.predictFiles(files);
+      expect(inWorkers.bodyStats.images).toBe(20);
+      b.forEach((p, i) => {
+        for (const c of inThread.classes) expect(p.probabilities[c]).toBeCloseTo(a[i]!.probabilities[c]!, 5);
+      });
+      inThread.dispose();
+      inWorkers.dispose();
+    } finally {
+      await pool.close();
+    }
+  });
+});

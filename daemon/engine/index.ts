@@ -41,3 +41,4 @@ export { loadLayersModelFromDir, saveLayersModelToDir, readModelArtifacts } from
 export { sharpDecoder, type ImageDecoder } from './images.ts';
 export { FeatureCache, featureKey } from './feature-cache.ts';
 export { withEventStream, type EventStream } from './events.ts';
+export { BodyWorkerPool } from './body-pool.ts';

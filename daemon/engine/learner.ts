@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { DEFAULT_AUGMENT, IDENTITY_TRANSFORM, drawTransform, renderTransformed, type AugmentOptions, type Normalization, type TransformDraw } from './augment.ts';
 import type { BackboneSpec, LoadedBackbone } from './backbones.ts';
+import type { BodyWorkerPool } from './body-pool.ts';
 import { FeatureCache, featureKey } from './feature-cache.ts';
 import { buildHead, concatPool } from './head.ts';
 import { sharpDecoder, type ImageDecoder } from './images.ts';
@@ -128,6 +129,11 @@ export interface LearnerOptions {
   augmentSeed?: number;
   /** On-disk feature cache; absent: memory only. */
   featureCacheDir?: string;
+  /**
+   * Worker threads for the pretrained body's forward pass (see body-pool.ts); absent: the
+   * body runs in this thread. The caller owns (and closes) the pool.
+   */
+  bodyPool?: BodyWorkerPool;
   /** A cache shared between learners (e.g. a refit after cleaning); takes precedence over featureCacheDir. */
   featureCache?: FeatureCache;
   weightDecay?: number;
@@ -192,6 +198,7 @@ export class Learner {
   private readonly optimizer = new AdamW();
   private readonly cache: FeatureCache;
   private readonly decoder: ImageDecoder;
+  private readonly bodyPool: BodyWorkerPool | undefined;
   private readonly hashes = new Map<string, { key: string; hash: string }>();
   private readonly unusable = new Set<string>();
   private runCounter = 0;
@@ -215,6 +222,7 @@ export class Learner {
     this.weightDecay = options.weightDecay ?? 1e-2;
     this.cache = options.featureCache ?? new FeatureCache(options.featureCacheDir);
     this.decoder = options.decoder ?? sharpDecoder;
+    this.bodyPool = options.bodyPool;
     this.bodyVersion = `pretrained:${this.spec.id}`;
     const featureShape = this.body.outputs[0]?.shape;
     const channels = featureShape?.[featureShape.length - 1];
@@ -368,15 +376,22 @@ export class Learner {
       for (const batch of batches) yield { batch, ...(await self.renderBatch(batch.map((i) => items[i] as DatasetItem), draw, run)) };
     }
     const size = this.imageSize;
-    for await (const { batch, pixels, kept } of prefetch(rendered(), 2)) {
-      checkAbort(run.signal);
+    // Worker threads hold the pretrained weights only; a tuned body runs here.
+    const pool = persist ? this.bodyPool : undefined;
+    const compute = async (batch: number[], pixels: Float32Array, kept: number[]) => {
       if (kept.length > 0) {
+        let data: Float32Array;
         const started = performance.now();
-        const features = tf.tidy(() => this.bodyFeatures(tf.tensor4d(pixels, [kept.length, size, size, 3]), false));
-        const data = (await features.data()) as Float32Array;
-        features.dispose();
+        if (pool) {
+          data = await pool.run(pixels, kept.length, size);
+        } else {
+          const features = tf.tidy(() => this.bodyFeatures(tf.tensor4d(pixels, [kept.length, size, size, 3]), false));
+          data = (await features.data()) as Float32Array;
+          features.dispose();
+        }
         this.bodyStats.images += kept.length;
-        this.bodyStats.seconds += (performance.now() - started) / 1000;
+        // With workers, batches overlap: the pass's wall time is counted once, below.
+        if (!pool) this.bodyStats.seconds += (performance.now() - started) / 1000;
         const width = data.length / kept.length;
         const writes: Promise<void>[] = [];
         kept.forEach((b, k) => {
@@ -389,8 +404,30 @@ export class Learner {
       }
       done += batch.length;
       emit(run, { type: 'features', draw, done, total });
-      await yieldToEventLoop();
+    };
+    const inFlight = new Set<Promise<void>>();
+    const all: Promise<void>[] = [];
+    const passStarted = performance.now();
+    try {
+      for await (const { batch, pixels, kept } of prefetch(rendered(), pool ? pool.size + 1 : 2)) {
+        checkAbort(run.signal);
+        const task = compute(batch, pixels, kept);
+        if (!pool) {
+          await task;
+          await yieldToEventLoop();
+          continue;
+        }
+        all.push(task);
+        const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
+        tracked.catch(() => undefined);
+        inFlight.add(tracked);
+        if (inFlight.size >= pool.size) await Promise.race(inFlight);
+      }
+    } finally {
+      await Promise.allSettled(all);
+      if (pool) this.bodyStats.seconds += (performance.now() - passStarted) / 1000;
     }
+    await Promise.all(all);
     return out;
   }
 

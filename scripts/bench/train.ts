@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- train --data DIR [--seed 42] [--valid 0.2] [--stage2 auto|on|off]
- *   [--draws 2] [--lr-find-iters 30]`
+ *   [--draws 2] [--lr-find-iters 30] [--workers N]`
  *
  * The lesson-2 training run on any folder-layout dataset (DIR/<class>/*.jpg): validation
  * decided per image by a seeded hash of its content (stable when images are added), stage 1
@@ -16,12 +16,13 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validationSplit } from '../../daemon/store/split.ts';
 import { initBackend } from '../../daemon/engine/backend.ts';
 import { DEFAULT_BACKBONE_ID, loadBackbone } from '../../daemon/engine/backbones.ts';
+import { BodyWorkerPool } from '../../daemon/engine/body-pool.ts';
 import { FeatureCache } from '../../daemon/engine/feature-cache.ts';
 import { Learner, type DatasetItem, type EngineEvent } from '../../daemon/engine/learner.ts';
 import { formatEpochTable } from '../../daemon/engine/recorder.ts';
@@ -55,6 +56,8 @@ export async function main(args: string[]): Promise<void> {
   const stage2Mode = arg(args, 'stage2', 'auto');
   const draws = Number(arg(args, 'draws', '2'));
   const lrFindIters = Number(arg(args, 'lr-find-iters', '30'));
+  // Body worker threads for the frozen pass; 0 runs the body in the main thread.
+  const workers = Number(arg(args, 'workers', String(availableParallelism() >= 2 ? availableParallelism() : 0)));
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -72,6 +75,8 @@ export async function main(args: string[]): Promise<void> {
   const valid = items.length - train;
   console.error(`dataset: ${train} train, ${valid} valid, classes ${[...new Set(items.map((i) => i.label))].join(', ')}`);
 
+  const pool = workers > 0 ? await BodyWorkerPool.start(backbone.full, backbone.spec.cutLayer, workers) : undefined;
+  console.error(`body: ${pool ? `${workers} worker threads` : 'main thread'}`);
   const work = await mkdtemp(join(tmpdir(), 'teddy-bench-train-'));
   const cache = new FeatureCache(join(work, 'features'));
   let lastFeatures = '';
@@ -82,7 +87,7 @@ export async function main(args: string[]): Promise<void> {
     if (e.type === 'phase' || e.type === 'warning') console.error(`${e.type}: ${e.message}`);
   };
   try {
-    const learner = new Learner({ backbone, items, seed, augmentDraws: draws, featureCache: cache });
+    const learner = new Learner({ backbone, items, seed, augmentDraws: draws, featureCache: cache, ...(pool ? { bodyPool: pool } : {}) });
     const s1Start = performance.now();
     const stage1 = await learner.fitOneCycle(4, 3e-3, { onEvent });
     const stage1Seconds = (performance.now() - s1Start) / 1000;
@@ -92,13 +97,15 @@ export async function main(args: string[]): Promise<void> {
     await saveStage(learner, join(work, 'stages'), 'stage-1');
 
     // A refit after cleaning: a fresh head on the same (cached) activations.
-    const refitLearner = new Learner({ backbone, items, seed: seed + 1, augmentDraws: draws, featureCache: cache });
+    const refitLearner = new Learner({ backbone, items, seed: seed + 1, augmentDraws: draws, featureCache: cache, ...(pool ? { bodyPool: pool } : {}) });
     const refitStart = performance.now();
     const refit = await refitLearner.fitOneCycle(4, 3e-3, { onEvent });
     const refitSeconds = (performance.now() - refitStart) / 1000;
     console.error(`refit: ${refitSeconds.toFixed(1)} s, error ${refit.rows.at(-1)?.errorRate.toFixed(4)}, body images ${refitLearner.bodyStats.images}`);
     refitLearner.dispose();
 
+    // The workers hold the pretrained body only; free them before the body is fine-tuned.
+    await pool?.close();
     let stage2Error: number | null = null;
     const runStage2 = stage2Mode === 'on' || (stage2Mode === 'auto' && status.canTrainBody);
     if (runStage2) {
@@ -137,6 +144,7 @@ export async function main(args: string[]): Promise<void> {
     );
   } finally {
     clearInterval(sampler);
+    await pool?.close();
     await rm(work, { recursive: true, force: true });
   }
 }
