@@ -185,15 +185,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('start')
     .description('run the daemon in the foreground (Ctrl-C stops it)')
     .option('--allow-private-addresses', 'let downloads reach loopback and private networks (for local testing)')
-    .action(async (opts: { allowPrivateAddresses?: boolean }) => {
+    .option('--allow-origin <origin...>', 'another browser origin to accept, e.g. the Firefox build’s moz-extension://UUID')
+    .action(async (opts: { allowPrivateAddresses?: boolean; allowOrigin?: string[] }) => {
       const g = globals();
       const config = applyDownloadEnv(
-        buildConfig({ ...(g.dataDir ? { dataDir: g.dataDir } : {}), ...(g.port ? { port: g.port } : {}), ...(opts.allowPrivateAddresses ? { allowPrivate: true } : {}) }),
+        buildConfig({
+          ...(g.dataDir ? { dataDir: g.dataDir } : {}),
+          ...(g.port ? { port: g.port } : {}),
+          ...(opts.allowPrivateAddresses ? { allowPrivate: true } : {}),
+          ...(opts.allowOrigin ? { origins: opts.allowOrigin } : {}),
+        }),
       );
       const daemon = await startDaemon(config, (m) => console.error(`[teddy] ${m}`));
       console.log(`Teddy daemon ${DAEMON_VERSION} listening on ws://127.0.0.1:${daemon.port}`);
       console.log(`Data directory: ${daemon.dataDir}`);
       console.log(`Pairing token:  ${daemon.token}   (also: teddy token)`);
+      console.log(`Pairing code:   teddy://127.0.0.1:${daemon.port}/#${daemon.token}   (paste it in the extension's options)`);
       console.log(`Extension ID:   ${EXTENSION_ID}`);
       console.log('');
       console.log('Next, in another terminal:');
@@ -213,11 +220,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('token')
     .description('print the pairing token (the extension’s options page asks for it)')
-    .action(() => {
-      const dataDir = resolveDataDir(globals().dataDir);
+    .option('--code', 'print a pairing code with the daemon’s address and the token, to paste in the extension')
+    .action((opts: { code?: boolean }) => {
+      const g = globals();
+      const { port, dataDir } = daemonAddress(g);
       const token = readToken(dataDir);
       if (!token) throw new CliError(`no token yet in ${dataDir}: run \`teddy start\` once`, EXIT.notRunning);
-      console.log(token);
+      console.log(opts.code ? `teddy://127.0.0.1:${port}/#${token}` : token);
     });
 
   program

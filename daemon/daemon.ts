@@ -10,6 +10,7 @@ import { initBackend } from './engine/index.ts';
 import { JobRunner } from './services/jobRunner.ts';
 import { createFeatureCache } from './services/training.ts';
 import { PredictionService } from './services/prediction/predictionService.ts';
+import { registerBackboneFromDir } from './services/customBackbones.ts';
 import { FileStore } from './store/files.ts';
 import { Store } from './store/store.ts';
 import { ensureToken } from './token.ts';
@@ -29,6 +30,7 @@ export interface RunningDaemon {
 
 export async function startDaemon(config: DaemonConfig, log: (message: string) => void = () => {}): Promise<RunningDaemon> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  if (registerBackboneFromDir(config.engine.backboneId, config.engine.modelDir)) log(`backbone ${config.engine.backboneId} registered from ${config.engine.modelDir}`);
   const token = ensureToken(config.dataDir);
   const store = new Store(join(config.dataDir, 'teddy.db'));
   const files = new FileStore(config.dataDir);

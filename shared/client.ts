@@ -53,6 +53,8 @@ export class TeddyClient {
   private readonly eventListeners = new Set<(event: Event) => void>();
   private readonly errorListeners = new Set<(error: ErrorBody) => void>();
   private closed: ConnectionClosedError | undefined;
+  /** What the daemon said in answer to the hello: its version and protocol. */
+  hello: RequestResult<'hello'> | undefined;
 
   constructor(private readonly socket: SocketLike) {
     socket.addEventListener('message', (e) => this.onMessage(e.data));
@@ -69,7 +71,7 @@ export class TeddyClient {
         socket.addEventListener('close', (e) => reject(new ConnectionClosedError(e.code, e.reason ?? '')));
       });
     }
-    await instance.request('hello', { protocolVersion: PROTOCOL_VERSION, token, client });
+    instance.hello = await instance.request('hello', { protocolVersion: PROTOCOL_VERSION, token, client });
     return instance;
   }
 
