@@ -71,7 +71,7 @@ export interface LrFindResult {
   lrs: number[];
   losses: number[];
   smoothedLosses: number[];
-  /** The suggestion: steepest descent of the smoothed loss, or min-loss/10 on a flat curve (see `suggestLr`). */
+  /** The suggestion: steepest descent of the smoothed loss, or where it starts to rise / 10 on a flat curve (see `suggestLr`). */
   suggestedLr: number;
   suggestion: LrSuggestion;
   rule: string;
@@ -681,12 +681,12 @@ export class Learner {
       lrs,
       losses,
       smoothedLosses,
-      suggestedLr: suggestion.steepest,
+      suggestedLr: suggestion.suggested,
       suggestion,
       rule:
         suggestion.rule === 'steepest'
           ? 'steepest descent of the smoothed loss against log10(LR), before the loss minimum'
-          : 'no clear descent: LR of the minimum smoothed loss / 10',
+          : 'no clear descent: the LR where the loss starts to rise (1.5x its minimum) / 10',
       stoppedEarly,
     };
   }

@@ -63,15 +63,19 @@ describe('LR finder helpers', () => {
       return 1 / (1 + Math.exp(3 * (x + 3))) + (x > -1 ? (x + 1) ** 2 * 5 : 0);
     });
     const s = suggestLr(lrs, losses);
-    expect(Math.log10(s.steepest)).toBeCloseTo(-3, 0);
+    expect(s.rule).toBe('steepest');
+    expect(Math.log10(s.suggested)).toBeCloseTo(-3, 0);
     expect(s.minLossOver10).toBeLessThan(1e-1);
   });
 
-  it('falls back to min-loss/10 on a flat, noisy curve', () => {
+  it('on a flat, noisy curve suggests a tenth of the LR where the loss starts to rise', () => {
     const lrs = exponentialSweep(1e-7, 10, 30);
-    const losses = lrs.map((lr, i) => 0.05 + (i % 3) * 0.002 + (lr > 1e-3 ? lr * 10 : 0));
+    // Noise around 0.05, then the loss climbs from about 1e-3.
+    const losses = lrs.map((lr, i) => 0.05 + (i % 3) * 0.004 + (lr > 1e-3 ? lr * 20 : 0));
     const s = suggestLr(lrs, losses);
-    expect(s.rule).toBe('min-loss/10');
-    expect(s.steepest).toBe(s.minLossOver10);
+    expect(s.rule).toBe('edge/10');
+    expect(s.suggested).toBe(s.edgeOver10);
+    expect(s.suggested).toBeGreaterThan(3e-5);
+    expect(s.suggested).toBeLessThan(3e-4);
   });
 });

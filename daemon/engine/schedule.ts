@@ -79,45 +79,60 @@ export class SmoothedValue {
 }
 
 export interface LrSuggestion {
-  /** LR at the steepest descent of the smoothed loss against log10(LR). */
+  /** The LR to use: `steepest` when the loss clearly falls, else `edgeOver10`. */
+  suggested: number;
+  /** Which rule gave `suggested`. */
+  rule: 'steepest' | 'edge/10';
+  /** Index into the curve of the suggested point (for plotting). */
+  index: number;
+  /** LR at the steepest descent of the smoothed loss against log10(LR), before the minimum. */
   steepest: number;
+  /**
+   * The largest LR whose smoothed loss is still within 1.5x of the minimum (where the loss
+   * starts to get worse), divided by 10: the lesson's advice for an unfrozen model.
+   */
+  edgeOver10: number;
   /** LR of the minimum smoothed loss divided by 10 (the other rule fastai users quote). */
   minLossOver10: number;
-  /** Index into the curve of the suggested point. */
-  steepestIndex: number;
-  /** Which rule gave `steepest`. */
-  rule: 'steepest' | 'min-loss/10';
 }
 
 /**
- * Suggestion rule: the steepest negative slope of the smoothed loss with respect to log10(LR),
- * searched only up to the point of minimum loss (past it the loss is already diverging), after
- * skipping the first few points whose smoothing is still warming up. Falls back to
- * min-loss/10 when the loss does not fall by at least 10% before its minimum.
+ * Suggestion rule. When the smoothed loss falls by at least 25% before its minimum (a fresh
+ * head), the steepest negative slope of the smoothed loss with respect to log10(LR), searched
+ * up to the minimum after skipping the first points whose smoothing is still warming up.
+ * Otherwise (a trained head, unfrozen: the curve is flat and its slope is noise) the LR where
+ * the loss starts to get worse, divided by 10.
  */
 export function suggestLr(lrs: readonly number[], smoothedLosses: readonly number[]): LrSuggestion {
   const n = Math.min(lrs.length, smoothedLosses.length);
   if (n === 0) throw new Error('empty LR finder curve');
+  const lr = (i: number) => lrs[i] as number;
+  const loss = (i: number) => smoothedLosses[i] as number;
   let minIdx = 0;
-  for (let i = 1; i < n; i++) if ((smoothedLosses[i] as number) < (smoothedLosses[minIdx] as number)) minIdx = i;
-  const minLossOver10 = Math.max((lrs[minIdx] as number) / 10, lrs[0] as number);
+  for (let i = 1; i < n; i++) if (loss(i) < loss(minIdx)) minIdx = i;
+  const minLossOver10 = Math.max(lr(minIdx) / 10, lr(0));
+  let edgeIdx = minIdx;
+  for (let i = n - 1; i > minIdx; i--) {
+    if (loss(i) <= 1.5 * loss(minIdx)) {
+      edgeIdx = i;
+      break;
+    }
+  }
+  const edgeOver10 = Math.max(lr(edgeIdx) / 10, lr(0));
   const skip = Math.min(Math.floor(n / 10), Math.max(0, minIdx - 2));
   let best = Number.POSITIVE_INFINITY;
   let bestIdx = -1;
   for (let i = Math.max(1, skip); i <= minIdx && i < n - 1; i++) {
-    const dy = (smoothedLosses[i + 1] as number) - (smoothedLosses[i - 1] as number);
-    const dx = Math.log10(lrs[i + 1] as number) - Math.log10(lrs[i - 1] as number);
-    const slope = dy / dx;
+    const slope = (loss(i + 1) - loss(i - 1)) / (Math.log10(lr(i + 1)) - Math.log10(lr(i - 1)));
     if (Number.isFinite(slope) && slope < best) {
       best = slope;
       bestIdx = i;
     }
   }
-  // A curve without a clear descent (a head that is already trained, then unfrozen) has no
-  // meaningful steepest point: its slope is noise. Then the rule is min-loss LR / 10.
-  const start = smoothedLosses[Math.max(1, skip)] as number;
-  const min = smoothedLosses[minIdx] as number;
-  const clearDescent = Number.isFinite(start) && start > 0 && (start - min) / start >= 0.1;
-  if (bestIdx < 0 || best >= 0 || !clearDescent) return { steepest: minLossOver10, minLossOver10, steepestIndex: minIdx, rule: 'min-loss/10' };
-  return { steepest: lrs[bestIdx] as number, minLossOver10, steepestIndex: bestIdx, rule: 'steepest' };
+  const steepest = bestIdx >= 0 ? lr(bestIdx) : minLossOver10;
+  const start = loss(Math.max(1, skip));
+  const clearDescent = bestIdx >= 0 && best < 0 && Number.isFinite(start) && start > 0 && (start - loss(minIdx)) / start >= 0.25;
+  if (clearDescent) return { suggested: steepest, rule: 'steepest', index: bestIdx, steepest, edgeOver10, minLossOver10 };
+  const edgeLrIdx = lrs.findIndex((x) => x >= edgeOver10);
+  return { suggested: edgeOver10, rule: 'edge/10', index: Math.max(0, edgeLrIdx), steepest, edgeOver10, minLossOver10 };
 }

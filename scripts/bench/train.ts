@@ -114,7 +114,7 @@ export async function main(args: string[]): Promise<void> {
         const s2Start = performance.now();
         const found = await learner.lrFind({ iterations: lrFindIters, onEvent });
         const hi = Math.min(1e-3, Math.max(1e-5, found.suggestedLr));
-        console.error(`lr_find: ${found.lrs.length} points, suggestion ${found.suggestedLr.toExponential(2)} → slice(${(hi / 10).toExponential(1)}, ${hi.toExponential(1)})`);
+        console.error(`lr_find: ${found.lrs.length} points, suggestion ${found.suggestedLr.toExponential(2)} (${found.suggestion.rule}) → slice(${(hi / 10).toExponential(1)}, ${hi.toExponential(1)})`);
         const stage2 = await learner.fitOneCycle(2, [hi / 10, hi], { onEvent });
         console.error(formatEpochTable(stage2.rows));
         console.error(`stage 2: ${((performance.now() - s2Start) / 1000).toFixed(1)} s`);
