@@ -8,6 +8,7 @@ import { useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import { describeState, useLinkState } from '../ui/hooks.ts';
 import { DatasetView } from './DatasetView.tsx';
+import { TrainView } from './TrainView.tsx';
 
 interface View {
   id: string;
@@ -17,7 +18,7 @@ interface View {
 
 const VIEWS: View[] = [
   { id: 'dataset', title: 'Dataset', component: DatasetView },
-  { id: 'train', title: 'Train', component: () => <p class="muted">Training views arrive with the training engine.</p> },
+  { id: 'train', title: 'Train', component: TrainView },
 ];
 
 export function Popup() {
