@@ -1,13 +1,13 @@
 /**
- * The popup: one view per tab. The dataset view is the first; the training views
- * (LR finder, loss curves, epoch table, diagnosis, confusion matrix, top losses) slot
- * in as further entries of VIEWS, each a component using `daemon()` for requests and
- * `useBroadcast` for daemon events.
+ * The popup: one view per tab — the dataset, training (epoch table, LR finder, loss
+ * curves, diagnosis) and review (confusion matrix, top losses, cleaning). Each view is a
+ * component using `daemon()` for requests and `useBroadcast` for daemon events.
  */
 import { useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import { describeState, useLinkState } from '../ui/hooks.ts';
 import { DatasetView } from './DatasetView.tsx';
+import { ReviewView } from './ReviewView.tsx';
 import { TrainView } from './TrainView.tsx';
 
 interface View {
@@ -19,6 +19,7 @@ interface View {
 const VIEWS: View[] = [
   { id: 'dataset', title: 'Dataset', component: DatasetView },
   { id: 'train', title: 'Train', component: TrainView },
+  { id: 'review', title: 'Review', component: ReviewView },
 ];
 
 export function Popup() {
