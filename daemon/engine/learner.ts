@@ -676,7 +676,8 @@ export class Learner {
       }
     }
     const finite = smoothedLosses.map((l) => (Number.isFinite(l) ? l : Number.POSITIVE_INFINITY));
-    const suggestion = suggestLr(lrs, finite);
+    // A fall smaller than a tenth of a blind guess's loss (ln K) is noise, not a descent.
+    const suggestion = suggestLr(lrs, finite, 0.1 * Math.log(this.classes.length));
     return {
       lrs,
       losses,

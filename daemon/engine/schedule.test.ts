@@ -78,4 +78,11 @@ describe('LR finder helpers', () => {
     expect(s.suggested).toBeGreaterThan(3e-5);
     expect(s.suggested).toBeLessThan(3e-4);
   });
+
+  it('a small fall on an already small loss is noise when minDrop says so', () => {
+    const lrs = exponentialSweep(1e-7, 10, 30);
+    const losses = lrs.map((lr, i) => (i < 5 ? 0.1 - i * 0.015 : 0.03) + (lr > 1e-3 ? lr * 20 : 0));
+    expect(suggestLr(lrs, losses).rule).toBe('steepest');
+    expect(suggestLr(lrs, losses, 0.1 * Math.log(3)).rule).toBe('edge/10');
+  });
 });

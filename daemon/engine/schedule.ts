@@ -97,13 +97,14 @@ export interface LrSuggestion {
 }
 
 /**
- * Suggestion rule. When the smoothed loss falls by at least 25% before its minimum (a fresh
- * head), the steepest negative slope of the smoothed loss with respect to log10(LR), searched
+ * Suggestion rule. When the smoothed loss falls by at least 25% (and by at least `minDrop`,
+ * so that noise on an already small loss does not count) before its minimum (a fresh head),
+ * the steepest negative slope of the smoothed loss with respect to log10(LR), searched
  * up to the minimum after skipping the first points whose smoothing is still warming up.
  * Otherwise (a trained head, unfrozen: the curve is flat and its slope is noise) the LR where
  * the loss starts to get worse, divided by 10.
  */
-export function suggestLr(lrs: readonly number[], smoothedLosses: readonly number[]): LrSuggestion {
+export function suggestLr(lrs: readonly number[], smoothedLosses: readonly number[], minDrop = 0): LrSuggestion {
   const n = Math.min(lrs.length, smoothedLosses.length);
   if (n === 0) throw new Error('empty LR finder curve');
   const lr = (i: number) => lrs[i] as number;
@@ -131,7 +132,8 @@ export function suggestLr(lrs: readonly number[], smoothedLosses: readonly numbe
   }
   const steepest = bestIdx >= 0 ? lr(bestIdx) : minLossOver10;
   const start = loss(Math.max(1, skip));
-  const clearDescent = bestIdx >= 0 && best < 0 && Number.isFinite(start) && start > 0 && (start - loss(minIdx)) / start >= 0.25;
+  const drop = start - loss(minIdx);
+  const clearDescent = bestIdx >= 0 && best < 0 && Number.isFinite(start) && start > 0 && drop / start >= 0.25 && drop >= minDrop;
   if (clearDescent) return { suggested: steepest, rule: 'steepest', index: bestIdx, steepest, edgeOver10, minLossOver10 };
   const edgeLrIdx = lrs.findIndex((x) => x >= edgeOver10);
   return { suggested: edgeOver10, rule: 'edge/10', index: Math.max(0, edgeLrIdx), steepest, edgeOver10, minLossOver10 };
