@@ -8,7 +8,7 @@
  * background tells extension pages what changed (`Broadcast`).
  */
 import { z } from 'zod';
-import { Event, MAX_URLS_PER_ADD, Name, UrlItem } from '../shared/protocol.ts';
+import { Event, MAX_URLS_PER_ADD, Name, TopK, UrlItem } from '../shared/protocol.ts';
 
 export const LinkStatus = z.enum([
   /** No address/token configured yet. */
@@ -45,6 +45,12 @@ export type CollectedItem = z.infer<typeof CollectedItem>;
 /** A batch from a content script; the background splits it into `urls.add` requests. */
 const MAX_COLLECT_BATCH = MAX_URLS_PER_ADD * 5;
 
+/** The daemon's `predict.urls` limit. */
+export const MAX_OVERLAY_BATCH = 64;
+
+export const OverlayPrediction = z.object({ url: z.string(), top: TopK.nullable(), error: z.string().nullable() });
+export type OverlayPrediction = z.infer<typeof OverlayPrediction>;
+
 export const BgRequest = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('state.get') }),
   z.object({ kind: z.literal('settings.get') }),
@@ -52,6 +58,8 @@ export const BgRequest = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('dataset.select'), dataset: Name }),
   z.object({ kind: z.literal('classes.get') }),
   z.object({ kind: z.literal('collect.add'), className: Name, items: z.array(CollectedItem).min(1).max(MAX_COLLECT_BATCH) }),
+  /** The overlay's batch of image URLs, predicted with the selected dataset's newest model; only from sites where it is on. */
+  z.object({ kind: z.literal('overlay.predict'), urls: z.array(z.string().min(1).max(8192)).min(1).max(MAX_OVERLAY_BATCH) }),
   /**
    * Any daemon request, forwarded over the background's one connection. Its params are
    * checked against the protocol schema of `type` before they are sent, and the result
@@ -76,6 +84,7 @@ export const bgResults = {
   'dataset.select': z.object({ dataset: Name }),
   'classes.get': z.object({ dataset: Name, classes: z.array(z.string()) }),
   'collect.add': AddSummary,
+  'overlay.predict': z.object({ dataset: Name, predictions: z.array(OverlayPrediction) }),
   'daemon.request': z.unknown(),
 } satisfies Record<BgRequest['kind'], z.ZodType>;
 
@@ -94,12 +103,15 @@ export type PageImage = z.infer<typeof PageImage>;
 export const TabRequest = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('page.images') }),
   z.object({ kind: z.literal('page.promptClassName'), classes: z.array(z.string()) }),
+  /** Which site the tab shows, for the popup's overlay switch (the popup may not read tab URLs). */
+  z.object({ kind: z.literal('page.site') }),
 ]);
 export type TabRequest = z.infer<typeof TabRequest>;
 
 export const tabResults = {
   'page.images': z.object({ images: z.array(PageImage) }),
   'page.promptClassName': z.object({ name: z.string().nullable() }),
+  'page.site': z.object({ site: z.string().nullable() }),
 } satisfies Record<TabRequest['kind'], z.ZodType>;
 
 export const Broadcast = z.discriminatedUnion('kind', [

@@ -18,6 +18,7 @@ import {
   type LinkState,
   type PageImage,
 } from '../messages.ts';
+import { isOverlayOn, siteOf } from '../overlay-sites.ts';
 import { parsePairing } from '../pairing.ts';
 import { badgeFor } from './badge.ts';
 import { addInBatches } from './batches.ts';
@@ -117,9 +118,9 @@ async function collect(className: string, items: CollectedItem[]): Promise<AddSu
 }
 
 /** Content scripts run inside pages we do not control: they may collect, nothing more. */
-const CONTENT_SCRIPT_KINDS = new Set<BgRequest['kind']>(['state.get', 'classes.get', 'collect.add']);
+const CONTENT_SCRIPT_KINDS = new Set<BgRequest['kind']>(['state.get', 'classes.get', 'collect.add', 'overlay.predict']);
 
-async function handle(request: BgRequest): Promise<unknown> {
+async function handle(request: BgRequest, sender: Runtime.MessageSender): Promise<unknown> {
   switch (request.kind) {
     case 'state.get':
       return link.state;
@@ -147,6 +148,16 @@ async function handle(request: BgRequest): Promise<unknown> {
       return { dataset, classes };
     case 'collect.add':
       return collect(request.className, request.items);
+    case 'overlay.predict': {
+      // Only pages on a site where the user switched the overlay on get predictions: elsewhere nothing may be sent.
+      const site = siteOf(sender.url);
+      if (!site || !(await isOverlayOn(site))) {
+        throw Object.assign(new Error('predictions are switched off for this site'), { code: 'forbidden' });
+      }
+      await link.waitConnected(5000);
+      const result = await link.request('predict.urls', { dataset, urls: request.urls, topK: 3 });
+      return { dataset, predictions: result.predictions };
+    }
     case 'daemon.request': {
       if (!isRequestType(request.type) || request.type === 'hello') {
         throw Object.assign(new Error(`unknown daemon request "${request.type}"`), { code: 'unknown_type' });
@@ -180,7 +191,7 @@ browser.runtime.onMessage.addListener((raw: unknown, sender: Runtime.MessageSend
   if (!isExtensionPage(sender) && !CONTENT_SCRIPT_KINDS.has(parsed.data.kind)) {
     return Promise.resolve({ ok: false, error: { code: 'forbidden', message: `"${parsed.data.kind}" is for extension pages only` } });
   }
-  return handle(parsed.data).then(
+  return handle(parsed.data, sender).then(
     (result): BgReply => ({ ok: true, result }),
     (err): BgReply => errorReply(err),
   );

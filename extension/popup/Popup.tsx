@@ -8,6 +8,7 @@ import browser from 'webextension-polyfill';
 import { describeState, useLinkState } from '../ui/hooks.ts';
 import { DatasetView } from './DatasetView.tsx';
 import { ReviewView } from './ReviewView.tsx';
+import { SiteToggle } from './SiteToggle.tsx';
 import { TrainView } from './TrainView.tsx';
 
 interface View {
@@ -44,6 +45,7 @@ export function Popup() {
             </a>
           )}
         </div>
+        {state?.status === 'connected' && <SiteToggle />}
         {state?.status === 'connected' && <Current />}
       </div>
     </>
