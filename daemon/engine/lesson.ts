@@ -11,6 +11,8 @@ export interface LessonOptions extends RunOptions {
   stageDir: string;
   /** From the backend status; false skips stage 2 with a reason. */
   canTrainBody: boolean;
+  /** Why stage 2 is not run when the caller turns it off although the backend could run it. */
+  skipStage2?: string;
   stage1Epochs?: number;
   stage1Lr?: number;
   stage2Epochs?: number;
@@ -47,8 +49,8 @@ export async function runLessonSchedule(learner: Learner, options: LessonOptions
   const stage1Path = await saveStage(learner, options.stageDir, 'stage-1');
   say('save', `saved ${stage1Path}`);
   const result: LessonResult = { stage1, stage1Path, lrFind: null, stage2: null, stage2Path: null, stage2Lrs: null, stage2Skipped: null };
-  if (!options.canTrainBody) {
-    result.stage2Skipped = 'this backend cannot train the body (its gradient kernels are missing); stage 1 is the result';
+  if (!options.canTrainBody || options.skipStage2) {
+    result.stage2Skipped = options.skipStage2 ?? 'this backend cannot train the body (its gradient kernels are missing); stage 1 is the result';
     say('stage-2', result.stage2Skipped);
     return result;
   }

@@ -184,7 +184,8 @@ export async function runTraining(
   try {
     const lesson = await runLessonSchedule(learner, {
       stageDir,
-      canTrainBody: stage2,
+      canTrainBody: status.canTrainBody,
+      ...(stage2 ? {} : { skipStage2: options.stage2 === 'off' ? 'stage 2 was switched off for this training' : `stage 2 needs a backend that can train the body: ${status.reason}` }),
       stage1Epochs: options.stage1Epochs,
       stage1Lr: options.stage1Lr,
       stage2Epochs: options.stage2Epochs,
