@@ -281,13 +281,14 @@ function Confusion({ view, cell, onPick }: { view: InterpretationView; cell: Cel
   const max = Math.max(1, ...view.confusion.flat());
   return (
     <>
-      <h2>
-        Confusion matrix <span class="muted">({view.count} images; rows actual, columns predicted)</span>
-      </h2>
+      <h2>Confusion matrix</h2>
+      <p class="muted small">
+        {view.count} {view.split === 'valid' ? 'validation' : 'training'} images. Click a cell to see its images.
+      </p>
       <table id="confusion" class="confusion">
         <thead>
           <tr>
-            <th class="corner">actual ＼ predicted</th>
+            <th class="corner">actual ↓ predicted →</th>
             {view.classes.map((c) => (
               <th key={c} title={`predicted ${c}`}>
                 {c}

@@ -283,21 +283,16 @@ function LrFinderPlot({ model }: { model: TrainViewModel }) {
   const curve = model.lrFind;
   if (!curve) return null;
   const points = curve.lrs.map((lr, i) => [lr, curve.losses[i]!] as [number, number]).filter(([lr, l]) => lr > 0 && Number.isFinite(l));
-  const finite = points.map(([, l]) => l);
-  // The sweep ends by blowing up; clipping there keeps the useful part readable, as fastai does by skipping the end.
-  const yMax = finite.length ? Math.max(finite[0]!, Math.min(...finite)) * 1.6 : undefined;
+  const sorted = points.map(([, l]) => l).sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  // The sweep ends by blowing up; clipping there keeps the useful part readable (fastai skips the end instead).
+  const yMax = median !== undefined && sorted.at(-1)! > 4 * median ? 4 * median : undefined;
   const suggested = curve.suggestedLr;
   return (
     <div id="lr-finder" data-suggested={suggested ?? ''} data-points={points.length}>
       <h2>
-        LR finder{curve.unfrozen ? ' (unfrozen)' : ''}
-        {suggested !== null && (
-          <span class="muted" id="lr-suggestion">
-            {' '}
-            — suggestion {formatLr(suggested)}
-            {curve.rule ? ` (${curve.rule})` : ''}
-          </span>
-        )}
+        LR finder{curve.unfrozen ? ' (body unfrozen)' : ''}
+        {suggested !== null && <span id="lr-suggestion"> — suggestion {formatLr(suggested)}</span>}
       </h2>
       <LineChart
         id="lr-finder-plot"
@@ -308,6 +303,7 @@ function LrFinderPlot({ model }: { model: TrainViewModel }) {
         yLabel="loss"
         {...(yMax !== undefined ? { yMax } : {})}
       />
+      {curve.rule && <p class="muted chart-note">Suggestion: {curve.rule}.</p>}
     </div>
   );
 }

@@ -99,73 +99,74 @@ export function LineChart({ id, series, xLabel, yLabel, logX = false, markers = 
       .filter(([x, y]) => Number.isFinite(y) && (!logX || x > 0))
       .map(([x, y], i) => `${i ? 'L' : 'M'}${px(x).toFixed(1)},${py(y).toFixed(1)}`)
       .join('');
+  const legend = series.filter((s) => s.label);
   return (
-    <svg id={id} width={width} height={height} class="chart" role="img" aria-label={`${yLabel} against ${xLabel}`}>
-      <rect x={pad.left} y={pad.top} width={plotW} height={plotH} fill="#fff" stroke="#ccc" />
-      {yTicks.map((t) => (
-        <g key={`y${t}`}>
-          <line x1={pad.left} x2={pad.left + plotW} y1={py(t)} y2={py(t)} stroke="#eee" />
-          <text x={pad.left - 4} y={py(t) + 3} text-anchor="end" class="tick">
-            {formatNumber(t)}
-          </text>
-        </g>
-      ))}
-      {xTicks.map((t) => (
-        <g key={`x${t}`}>
-          <line x1={px(t)} x2={px(t)} y1={pad.top + plotH} y2={pad.top + plotH + 4} stroke="#888" />
-          <text x={px(t)} y={pad.top + plotH + 14} text-anchor="middle" class="tick">
-            {formatNumber(t)}
-          </text>
-        </g>
-      ))}
-      {dividers.map((d) => (
-        <g key={`d${d.x}`}>
-          <line x1={px(d.x)} x2={px(d.x)} y1={pad.top} y2={pad.top + plotH} stroke="#999" stroke-dasharray="3 3" />
-          <text x={px(d.x) + 3} y={pad.top + 10} class="tick">
-            {d.label}
-          </text>
-        </g>
-      ))}
-      {series.map((s, i) => (
-        <path key={i} d={path(s.points)} fill="none" stroke={s.color} stroke-width={s.width ?? 1.5} stroke-dasharray={s.dashed ? '4 3' : undefined}>
-          {s.label && <title>{s.label}</title>}
-        </path>
-      ))}
-      {markers
-        .filter((m) => !logX || m.x > 0)
-        .map((m) => {
-          const x = px(m.x);
-          const right = x > pad.left + plotW * 0.6;
-          return (
-            <g key={`m${m.x}`} class="marker" data-x={m.x}>
-              <line x1={x} x2={x} y1={pad.top} y2={pad.top + plotH} stroke={m.color ?? '#c62828'} stroke-width={1.5} />
-              {m.y !== undefined && Number.isFinite(m.y) && <circle cx={x} cy={py(m.y)} r={4} fill={m.color ?? '#c62828'} />}
-              <text x={right ? x - 4 : x + 4} y={pad.top + plotH - 6} text-anchor={right ? 'end' : 'start'} class="marker-label" fill={m.color ?? '#c62828'}>
-                {m.label}
-              </text>
-            </g>
-          );
-        })}
-      <text x={pad.left + plotW / 2} y={height - 4} text-anchor="middle" class="axis-label">
-        {xLabel}
-      </text>
-      <text x={11} y={pad.top + plotH / 2} text-anchor="middle" class="axis-label" transform={`rotate(-90 11 ${pad.top + plotH / 2})`}>
-        {yLabel}
-      </text>
-      {series.some((s) => s.label) && (
-        <g>
-          {series
-            .filter((s) => s.label)
-            .map((s, i) => (
-              <g key={`l${i}`} transform={`translate(${pad.left + plotW - 110}, ${pad.top + 8 + i * 12})`}>
-                <line x1={0} x2={14} y1={-3} y2={-3} stroke={s.color} stroke-width={2} stroke-dasharray={s.dashed ? '4 3' : undefined} />
-                <text x={18} y={0} class="tick">
-                  {s.label}
+    <figure class="chart-box">
+      <svg id={id} width={width} height={height} class="chart" role="img" aria-label={`${yLabel} against ${xLabel}`}>
+        <rect x={pad.left} y={pad.top} width={plotW} height={plotH} fill="#fff" stroke="#ccc" />
+        {yTicks.map((t) => (
+          <g key={`y${t}`}>
+            <line x1={pad.left} x2={pad.left + plotW} y1={py(t)} y2={py(t)} stroke="#eee" />
+            <text x={pad.left - 4} y={py(t) + 3} text-anchor="end" class="tick">
+              {formatNumber(t)}
+            </text>
+          </g>
+        ))}
+        {xTicks.map((t) => (
+          <g key={`x${t}`}>
+            <line x1={px(t)} x2={px(t)} y1={pad.top + plotH} y2={pad.top + plotH + 4} stroke="#888" />
+            <text x={px(t)} y={pad.top + plotH + 14} text-anchor="middle" class="tick">
+              {formatNumber(t)}
+            </text>
+          </g>
+        ))}
+        {dividers.map((d) => (
+          <g key={`d${d.x}`}>
+            <line x1={px(d.x)} x2={px(d.x)} y1={pad.top} y2={pad.top + plotH} stroke="#999" stroke-dasharray="3 3" />
+            <text x={px(d.x) + 3} y={pad.top + 10} class="tick">
+              {d.label}
+            </text>
+          </g>
+        ))}
+        {series.map((s, i) => (
+          <path key={i} d={path(s.points)} fill="none" stroke={s.color} stroke-width={s.width ?? 1.5} stroke-dasharray={s.dashed ? '4 3' : undefined}>
+            {s.label && <title>{s.label}</title>}
+          </path>
+        ))}
+        {markers
+          .filter((m) => !logX || m.x > 0)
+          .map((m) => {
+            const x = px(m.x);
+            const right = x > pad.left + plotW * 0.6;
+            return (
+              <g key={`m${m.x}`} class="marker" data-x={m.x}>
+                <line x1={x} x2={x} y1={pad.top} y2={pad.top + plotH} stroke={m.color ?? '#c62828'} stroke-width={1.5} />
+                {m.y !== undefined && Number.isFinite(m.y) && <circle cx={x} cy={py(m.y)} r={4} fill={m.color ?? '#c62828'} />}
+                <text x={right ? x - 4 : x + 4} y={pad.top + plotH - 6} text-anchor={right ? 'end' : 'start'} class="marker-label" fill={m.color ?? '#c62828'}>
+                  {m.label}
                 </text>
               </g>
-            ))}
-        </g>
+            );
+          })}
+        <text x={pad.left + plotW / 2} y={height - 4} text-anchor="middle" class="axis-label">
+          {xLabel}
+        </text>
+        <text x={11} y={pad.top + plotH / 2} text-anchor="middle" class="axis-label" transform={`rotate(-90 11 ${pad.top + plotH / 2})`}>
+          {yLabel}
+        </text>
+      </svg>
+      {legend.length > 0 && (
+        <figcaption class="chart-legend">
+          {legend.map((s) => (
+            <span key={s.label}>
+              <svg width={16} height={8}>
+                <line x1={0} x2={16} y1={4} y2={4} stroke={s.color} stroke-width={2} stroke-dasharray={s.dashed ? '4 3' : undefined} />
+              </svg>{' '}
+              {s.label}
+            </span>
+          ))}
+        </figcaption>
       )}
-    </svg>
+    </figure>
   );
 }

@@ -1,11 +1,51 @@
-/** Builds the e2e flavour of the extension once before the browser tests. */
+/**
+ * Before the browser tests: builds the e2e flavour of the extension, and makes what the
+ * training workflow needs without a network — a tiny backbone standing in for the
+ * ImageNet one (registered by the daemon from its backbone.json) and coloured-shape
+ * pictures (disc / square / stripes) that the fixture image server hands out.
+ */
 import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TestProject } from 'vitest/node';
 
-export default function setup(): void {
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** TEDDY_MODEL_DIR holding the `tiny-test` backbone. */
+    tinyModelDir: string;
+    /** makeShapesDataset output: <dir>/<kind>/<kind>-<i>.(jpg|png). */
+    shapesDir: string;
+  }
+}
+
+export const TINY_BACKBONE = 'tiny-test';
+export const SHAPES_PER_CLASS = 40;
+
+export default async function setup(project: TestProject): Promise<() => void> {
   const root = resolve(import.meta.dirname, '..', '..');
   execFileSync(process.execPath, [resolve(root, 'node_modules/vite/bin/vite.js'), 'build', '--mode', 'e2e', '--logLevel', 'warn'], {
     cwd: root,
     stdio: 'inherit',
   });
+
+  // Imported here, not at the top: tfjs is slow to load and only this part needs it.
+  const { buildTinyNetwork, makeShapesDataset } = await import('../../daemon/engine/test-fixtures.ts');
+  const { saveLayersModelToDir } = await import('../../daemon/engine/model-io.ts');
+  const work = mkdtempSync(join(tmpdir(), 'teddy-e2e-'));
+  const modelDir = join(work, 'models');
+  const network = buildTinyNetwork();
+  await saveLayersModelToDir(network, join(modelDir, TINY_BACKBONE));
+  network.dispose();
+  writeFileSync(
+    join(modelDir, TINY_BACKBONE, 'backbone.json'),
+    JSON.stringify({ cutLayer: 'cut', upperBodyStartLayer: 'c3', inputSize: 32, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } }),
+  );
+  // 96 px: well above the daemon's 32 px minimum, and large enough to be worth a badge on a page.
+  const shapesDir = join(work, 'shapes');
+  await makeShapesDataset(shapesDir, SHAPES_PER_CLASS, 96);
+
+  project.provide('tinyModelDir', modelDir);
+  project.provide('shapesDir', shapesDir);
+  return () => rmSync(work, { recursive: true, force: true });
 }
