@@ -25,6 +25,8 @@ export interface DownloadSettings {
   retryBaseDelayMs: number;
   /** Loopback, private and link-local targets are refused unless this is set. */
   allowPrivateAddresses: boolean;
+  /** Overrides the address rule (tests that need one loopback address allowed and another refused). */
+  addressCheck?: (address: string) => boolean;
   userAgent: string;
 }
 

@@ -15,6 +15,15 @@ export function isPublicAddress(address: string): boolean {
   return parsed.range() === 'unicast';
 }
 
+/** Whether a download may connect to an address. */
+export type AddressCheck = (address: string) => boolean;
+
+export const allowAnyAddress: AddressCheck = () => true;
+
+export function addressCheckFor(settings: { allowPrivateAddresses: boolean; addressCheck?: AddressCheck | undefined }): AddressCheck {
+  return settings.addressCheck ?? (settings.allowPrivateAddresses ? allowAnyAddress : isPublicAddress);
+}
+
 export class BlockedAddressError extends Error {
   readonly code = 'EBLOCKEDADDRESS';
 }
@@ -26,11 +35,11 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
  * The socket then connects to the very address that was checked, so a DNS answer that
  * changes between a check and the connection cannot slip through.
  */
-export function guardedLookup(allowPrivate: boolean) {
+export function guardedLookup(allowed: AddressCheck) {
   return (hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void => {
     dnsLookup(hostname, { all: true, family: typeof options.family === 'number' ? options.family : 0 }, (err, addresses) => {
       if (err) return callback(err, []);
-      const usable = allowPrivate ? addresses : addresses.filter((a) => isPublicAddress(a.address));
+      const usable = addresses.filter((a) => allowed(a.address));
       if (usable.length === 0) {
         return callback(new BlockedAddressError(`${hostname} resolves only to non-public addresses (${addresses.map((a) => a.address).join(', ')})`), []);
       }

@@ -8,7 +8,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import type { FailureReason } from '../../shared/protocol.ts';
 import type { DownloadSettings } from '../config.ts';
-import { BlockedAddressError, guardedLookup, isPublicAddress } from './addressPolicy.ts';
+import { addressCheckFor, BlockedAddressError, guardedLookup, type AddressCheck } from './addressPolicy.ts';
 
 export type FetchResult =
   | { ok: true; data: Buffer; contentType: string | null; finalUrl: string }
@@ -19,7 +19,7 @@ type Fail = Extract<FetchResult, { ok: false }>;
 const fail = (reason: FailureReason, detail: string, retryable = false): Fail => ({ ok: false, reason, detail, retryable });
 
 /** Checks a URL before anything is sent; returns the parsed URL or the reason it is refused. */
-export function checkUrl(raw: string, allowPrivate: boolean): URL | Fail {
+export function checkUrl(raw: string, allowed: AddressCheck): URL | Fail {
   let url: URL;
   try {
     url = new URL(raw);
@@ -29,10 +29,10 @@ export function checkUrl(raw: string, allowPrivate: boolean): URL | Fail {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail('bad_url', `${url.protocol} URLs are not downloaded, only http and https`);
   if (url.username || url.password) return fail('bad_url', 'URLs with credentials are not downloaded');
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) && !allowPrivate && !isPublicAddress(host)) {
+  if (isIP(host) && !allowed(host)) {
     return fail('blocked_address', `${host} is a loopback, private or link-local address`);
   }
-  if (!allowPrivate && (host === 'localhost' || host.endsWith('.localhost'))) {
+  if (!allowed('127.0.0.1') && (host === 'localhost' || host.endsWith('.localhost'))) {
     return fail('blocked_address', `${host} is the local machine`);
   }
   return url;
@@ -62,7 +62,7 @@ function fetchOnce(url: URL, settings: DownloadSettings, deadline: number, signa
         accept: 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8',
         'accept-language': 'en-US,en;q=0.9',
       },
-      lookup: guardedLookup(settings.allowPrivateAddresses) as unknown as http.RequestOptions['lookup'],
+      lookup: guardedLookup(addressCheckFor(settings)) as unknown as http.RequestOptions['lookup'],
       // A fresh connection per request: the address check must run for every download.
       agent: false,
     });
@@ -122,7 +122,8 @@ function fetchOnce(url: URL, settings: DownloadSettings, deadline: number, signa
 
 /** Fetches a URL once, following redirects, each hop checked like the first. */
 export async function fetchUrl(raw: string, settings: DownloadSettings, signal?: AbortSignal): Promise<FetchResult> {
-  let current = checkUrl(raw, settings.allowPrivateAddresses);
+  const allowed = addressCheckFor(settings);
+  let current = checkUrl(raw, allowed);
   if (!(current instanceof URL)) return current;
   const deadline = Date.now() + settings.totalTimeoutMs;
   for (let hop = 0; hop <= settings.maxRedirects; hop++) {
@@ -131,7 +132,7 @@ export async function fetchUrl(raw: string, settings: DownloadSettings, signal?:
     if (result.kind === 'body') return { ok: true, data: result.data, contentType: result.contentType, finalUrl: current.href };
     let next: URL | Fail;
     try {
-      next = checkUrl(new URL(result.location, current).href, settings.allowPrivateAddresses);
+      next = checkUrl(new URL(result.location, current).href, allowed);
     } catch {
       return fail('bad_url', `redirect to an invalid location: ${result.location}`);
     }
