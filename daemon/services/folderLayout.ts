@@ -10,6 +10,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { Name } from '../../shared/protocol.ts';
 import { DaemonError } from './errors.ts';
+import { checkExportTarget } from './exportTarget.ts';
 import { countOutcome, ingestBytes, type IngestDeps } from './ingest.ts';
 import type { JobContext } from './jobRunner.ts';
 
@@ -56,6 +57,7 @@ export async function listLabelledFiles(root: string): Promise<LabelledFile[]> {
 }
 
 export async function runImport(deps: IngestDeps, ctx: JobContext, datasetId: number, root: string): Promise<void> {
+  if (!isAbsolute(root)) throw new DaemonError('invalid_params', `the import folder must be an absolute path, not "${root}"`);
   const absRoot = resolve(root);
   let files: LabelledFile[];
   try {
@@ -89,10 +91,7 @@ export async function runImport(deps: IngestDeps, ctx: JobContext, datasetId: nu
 }
 
 export async function runExport(deps: IngestDeps, ctx: JobContext, datasetId: number, target: string): Promise<void> {
-  const root = resolve(target);
-  if (root === resolve(deps.files.root) || root.startsWith(resolve(deps.files.root) + sep)) {
-    throw new DaemonError('invalid_params', 'cannot export into the daemon’s own data directory');
-  }
+  const root = await checkExportTarget(target, deps.files.root, LABELS_CSV);
   const { images } = deps.store.listImages(datasetId, { status: ['ok'] });
   ctx.progress.total = images.length;
   ctx.report();

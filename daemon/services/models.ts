@@ -1,10 +1,11 @@
 /** Trained models leaving and entering the daemon: export folders, imported exports, backbones. */
 import { cp, mkdir, readdir, rm } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { ModelInfo } from '../../shared/protocol.ts';
 import { EXPORT_METADATA_FILE, ExportedPredictor, exportStage, readExportMetadata } from '../engine/exported.ts';
 import type { ModelRecord, Store } from '../store/store.ts';
 import { DaemonError } from './errors.ts';
+import { checkExportTarget } from './exportTarget.ts';
 
 export function modelInfo(record: ModelRecord): ModelInfo {
   return {
@@ -17,12 +18,6 @@ export function modelInfo(record: ModelRecord): ModelInfo {
   };
 }
 
-function outsideDataDir(dataDir: string, dir: string): string {
-  const target = resolve(dir);
-  const root = resolve(dataDir);
-  if (target === root || target.startsWith(root + sep)) throw new DaemonError('invalid_params', 'choose a folder outside the daemon’s data directory');
-  return target;
-}
 
 export async function exportModel(
   store: Store,
@@ -33,7 +28,7 @@ export async function exportModel(
 ): Promise<{ dir: string; files: string[]; classes: string[] }> {
   const record = modelId !== undefined ? store.getModel(modelId) : store.latestModel(datasetId);
   if (!record || record.datasetId !== datasetId) throw new DaemonError('not_found', modelId !== undefined ? `no model ${modelId} in this dataset` : 'this dataset has no trained model yet');
-  const target = outsideDataDir(dataDir, dir);
+  const target = await checkExportTarget(dir, dataDir, EXPORT_METADATA_FILE);
   const source = join(dataDir, record.path);
   const dataset = store.listDatasets().find((d) => d.id === datasetId)!;
   const counts = store.classCounts(datasetId);

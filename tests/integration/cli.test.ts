@@ -74,6 +74,19 @@ describe('the teddy CLI, as a script would use it', () => {
     expect(imported.stdout).toMatch(/import: done — 8\/8 processed, 8 ok/);
   });
 
+  it('refuses to export into a folder of the user’s that is not an earlier export, touching nothing', async () => {
+    const precious = join(work, 'documents');
+    mkdirSync(precious);
+    writeFileSync(join(precious, 'thesis.txt'), 'years of work');
+    const result = await teddy('export', precious);
+    expect(result.code).toBe(1);
+    expect(result.stdout + result.stderr).toMatch(/not empty and holds no earlier Teddy export/);
+    expect(readdirSync(precious)).toEqual(['thesis.txt']);
+    expect(readFileSync(join(precious, 'thesis.txt'), 'utf8')).toBe('years of work');
+    // An earlier export can be written again.
+    expect((await teddy('export', join(work, 'export'))).code).toBe(0);
+  });
+
   it('imports a plain folder layout whose labels come from the folder names', async () => {
     const root = join(work, 'folders');
     mkdirSync(join(root, 'grizzly'), { recursive: true });

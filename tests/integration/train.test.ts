@@ -223,7 +223,11 @@ describe('training over the protocol', () => {
   });
 
   it('exports a model that plain tfjs loads and that agrees with the daemon, and imports it back', async () => {
-    const out = join(tempDataDir('teddy-export-'), 'shapes-model');
+    const parent = tempDataDir('teddy-export-');
+    writeFileSync(join(parent, 'notes.txt'), 'mine');
+    await expect(client.request('model.export', { dataset: 'shapes', dir: parent })).rejects.toMatchObject({ code: 'invalid_params' });
+    expect(readFileSync(join(parent, 'notes.txt'), 'utf8')).toBe('mine');
+    const out = join(parent, 'shapes-model');
     const exported = await client.request('model.export', { dataset: 'shapes', dir: out });
     expect(exported.files).toEqual(['model.json', 'teddy-model.json', 'weights.bin']);
     const metadata = JSON.parse(readFileSync(join(out, 'teddy-model.json'), 'utf8'));
