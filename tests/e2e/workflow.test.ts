@@ -240,6 +240,21 @@ describe.skipIf(!chromiumAvailable)('the lesson-2 workflow from the browser', ()
     await popup.waitForSelector(`#top-losses .tile.reviewed[data-image-id="${second}"]`, { timeout: 30_000 });
     expect((await status(worst!)).status).toBe('trashed');
     await popup.screenshot({ path: join(ARTIFACTS_DIR, 'popup-review-cleaned.png'), fullPage: true });
+
+    // 1–9 relabel to that class (disc is 1), u takes it back; n / p page through.
+    const notDisc = await popup.$eval('#top-losses .tile:not([data-actual="disc"])', (t) => Number(t.getAttribute('data-image-id')));
+    const before = (await status(notDisc)).className;
+    await popup.click(`#top-losses .tile[data-image-id="${notDisc}"] .caption`);
+    await popup.keyboard.press('1');
+    await waitFor(() => status(notDisc), (i) => i.className === 'disc', 30_000);
+    await popup.waitForSelector(`#top-losses .tile[data-image-id="${notDisc}"][data-actual="disc"]`, { timeout: 30_000 });
+    await popup.keyboard.press('u');
+    await waitFor(() => status(notDisc), (i) => i.className === before, 30_000);
+    await popup.keyboard.press('n');
+    await popup.waitForFunction(() => document.querySelector('#top-losses')?.getAttribute('data-page') === '1', { timeout: 30_000 });
+    expect(await popup.$eval('#page-info', (el) => el.textContent)).toMatch(/^page 2 of \d+/);
+    await popup.keyboard.press('p');
+    await popup.waitForFunction(() => document.querySelector('#top-losses')?.getAttribute('data-page') === '0', { timeout: 30_000 });
   });
 
   it('overlays predictions on a page where it is switched on, and nowhere else', async () => {
