@@ -11,6 +11,7 @@ import { JobRunner } from './services/jobRunner.ts';
 import { createFeatureCache } from './services/training.ts';
 import { PredictionService } from './services/prediction/predictionService.ts';
 import { registerBackboneFromDir } from './services/customBackbones.ts';
+import { removeUnfinished, removeUnrecordedTrainings } from './services/recovery.ts';
 import { FileStore } from './store/files.ts';
 import { Store } from './store/store.ts';
 import { ensureToken } from './token.ts';
@@ -24,7 +25,7 @@ export interface RunningDaemon {
   store: Store;
   jobs: JobRunner;
   predictions: PredictionService;
-  recovered: { interruptedJobs: number[]; orphanFiles: number; tempFiles: number };
+  recovered: { interruptedJobs: number[]; orphanFiles: number; tempFiles: number; unfinishedModelFiles: number; unrecordedTrainings: string[] };
   stop(): Promise<void>;
 }
 
@@ -38,6 +39,9 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
   // Whatever a killed daemon left half-done is settled before anything new starts.
   const interrupted = store.markInterruptedJobs();
   const swept = files.sweep(store.referencedFiles());
+  const unfinished = removeUnfinished(join(config.dataDir, 'models')) + removeUnfinished(join(config.dataDir, 'cache'));
+  const trainings = removeUnrecordedTrainings(config.dataDir, store.allModelPaths());
+  if (unfinished || trainings.length) log(`removed ${unfinished} unfinished model/cache files and ${trainings.length} unrecorded training folders`);
   if (interrupted.length) log(`jobs interrupted by the last stop: ${interrupted.map((j) => `#${j.id} ${j.kind}`).join(', ')}`);
   if (swept.orphans.length || swept.tempFiles) log(`removed ${swept.orphans.length} unrecorded files and ${swept.tempFiles} temp files`);
 
@@ -85,7 +89,13 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
     store,
     jobs,
     predictions,
-    recovered: { interruptedJobs: interrupted.map((j) => j.id), orphanFiles: swept.orphans.length, tempFiles: swept.tempFiles },
+    recovered: {
+      interruptedJobs: interrupted.map((j) => j.id),
+      orphanFiles: swept.orphans.length,
+      tempFiles: swept.tempFiles,
+      unfinishedModelFiles: unfinished,
+      unrecordedTrainings: trainings,
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -641,6 +641,10 @@ export class Store {
     return (this.db.prepare('SELECT * FROM models WHERE dataset_id = ? ORDER BY id DESC').all(datasetId) as ModelRow[]).map(toModel);
   }
 
+  allModelPaths(): string[] {
+    return (this.db.prepare('SELECT path FROM models').all() as { path: string }[]).map((r) => r.path);
+  }
+
   /** The dataset's newest trained model: what predictions use. */
   latestModel(datasetId: number): ModelRecord | undefined {
     const row = this.db.prepare('SELECT * FROM models WHERE dataset_id = ? ORDER BY id DESC LIMIT 1').get(datasetId) as ModelRow | undefined;
