@@ -13,7 +13,6 @@ import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { DEFAULT_AUGMENT, IDENTITY_TRANSFORM, drawTransform, renderTransformed, type AugmentOptions, type Normalization, type TransformDraw } from './augment.ts';
 import type { BackboneSpec, LoadedBackbone } from './backbones.ts';
-import type { BodyWorkerPool } from './body-pool.ts';
 import { FeatureCache, featureKey } from './feature-cache.ts';
 import { buildHead, concatPool } from './head.ts';
 import { sharpDecoder, type ImageDecoder } from './images.ts';
@@ -99,6 +98,16 @@ export interface ItemPrediction extends Prediction {
   loss: number;
 }
 
+/**
+ * Runs the frozen, pretrained body elsewhere (BodyWorkerPool: tfjs worker threads;
+ * OnnxBodyRunner: onnxruntime): pooled concat(max, mean) features [n, 2C] for `n` normalised
+ * images, with up to `size` batches in flight.
+ */
+export interface BodyRunner {
+  readonly size: number;
+  run(pixels: Float32Array, n: number, size: number): Promise<Float32Array>;
+}
+
 export interface LearnerOptions {
   backbone: LoadedBackbone;
   items: DatasetItem[];
@@ -133,7 +142,7 @@ export interface LearnerOptions {
    * Worker threads for the pretrained body's forward pass (see body-pool.ts); absent: the
    * body runs in this thread. The caller owns (and closes) the pool.
    */
-  bodyPool?: BodyWorkerPool;
+  bodyPool?: BodyRunner;
   /** A cache shared between learners (e.g. a refit after cleaning); takes precedence over featureCacheDir. */
   featureCache?: FeatureCache;
   weightDecay?: number;
@@ -198,7 +207,7 @@ export class Learner {
   private readonly optimizer = new AdamW();
   private readonly cache: FeatureCache;
   private readonly decoder: ImageDecoder;
-  private readonly bodyPool: BodyWorkerPool | undefined;
+  private readonly bodyPool: BodyRunner | undefined;
   private readonly hashes = new Map<string, { key: string; hash: string }>();
   private readonly unusable = new Set<string>();
   private runCounter = 0;

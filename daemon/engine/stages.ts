@@ -2,6 +2,8 @@
  * Saved stages (`stage-1`, `stage-2`, …): a self-contained folder per stage with the body and
  * the head as tfjs layers models plus `stage.json` (classes, backbone, preprocessing), so a
  * stage loads back into a learner or into a bare predictor for inference elsewhere.
+ * `model.onnx` beside them is the same classifier (body, pooling, head, softmax) for
+ * onnxruntime; the tfjs models stay the source of truth.
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import { concatPool } from './head.ts';
 import { sharpDecoder, type ImageDecoder } from './images.ts';
 import type { Learner, Prediction } from './learner.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
+import { classifierToOnnx } from './onnx/export.ts';
 
 export const STAGE_FORMAT = 'teddy-stage/1';
 
@@ -50,6 +53,15 @@ export async function saveStage(learner: Learner, dir: string, name: string): Pr
       savedAt: new Date().toISOString(),
     };
     await writeAtomic(join(partial, 'stage.json'), JSON.stringify(info, null, 2));
+    // The classifier for onnxruntime, swapped in with the rest of the stage by the rename below.
+    // A body with a layer ONNX export lacks just goes without; predictions then stay on tfjs.
+    let onnxBytes: Uint8Array | undefined;
+    try {
+      onnxBytes = classifierToOnnx(learner.body, learner.head, `Teddy ${name}`);
+    } catch {
+      onnxBytes = undefined;
+    }
+    if (onnxBytes) await writeAtomic(join(partial, 'model.onnx'), onnxBytes);
     await rm(target, { recursive: true, force: true });
     await rename(partial, target);
   } finally {

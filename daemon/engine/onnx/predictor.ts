@@ -1,0 +1,109 @@
+/**
+ * Predictions from a classifier's `model.onnx` (body + concat pooling + head + softmax) on
+ * onnxruntime, with the same decoding and centre crop as the tfjs predictors. A stage folder
+ * gets its `model.onnx` from saveStage; an older stage gets one written on first use.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { IDENTITY_TRANSFORM, renderTransformed, type Normalization } from '../augment.ts';
+import { sharpDecoder, type ImageDecoder } from '../images.ts';
+import type { Prediction } from '../learner.ts';
+import { loadLayersModelFromDir, writeAtomic } from '../model-io.ts';
+import { classifierToOnnx, ONNX_INPUT } from './export.ts';
+import { createSession, loadOnnxRuntime, type Ort, type OrtSession } from './runtime.ts';
+
+export const ONNX_MODEL_FILE = 'model.onnx';
+
+export interface OnnxClassifierInfo {
+  classes: string[];
+  imageSize: number;
+  normalization: Normalization;
+}
+
+/** The whole classifier of a stage folder as ONNX bytes (tfjs weights are the source of truth). */
+export async function stageClassifierOnnx(stagePath: string): Promise<Uint8Array> {
+  const [body, head] = await Promise.all([loadLayersModelFromDir(join(stagePath, 'body')), loadLayersModelFromDir(join(stagePath, 'head'))]);
+  try {
+    return classifierToOnnx(body, head, 'Teddy classifier: NHWC normalised pixels → class probabilities');
+  } finally {
+    body.dispose();
+    head.dispose();
+  }
+}
+
+/** Writes `${stagePath}/model.onnx` if it is missing (temp name, then rename: readers never see half a file). */
+export async function ensureStageOnnx(stagePath: string): Promise<string> {
+  const file = join(stagePath, ONNX_MODEL_FILE);
+  if (!existsSync(file)) await writeAtomic(file, await stageClassifierOnnx(stagePath));
+  return file;
+}
+
+export class OnnxPredictor {
+  private constructor(
+    readonly info: OnnxClassifierInfo,
+    private readonly ort: Ort,
+    private readonly session: OrtSession,
+    private readonly decoder: ImageDecoder,
+    readonly runtime: string,
+  ) {}
+
+  /** Throws when onnxruntime is unavailable or the file does not load: callers fall back to tfjs. */
+  static async load(modelFile: string, info: OnnxClassifierInfo, options: { threads?: number; decoder?: ImageDecoder } = {}): Promise<OnnxPredictor> {
+    const state = await loadOnnxRuntime();
+    if (!state.available) throw new Error(`onnxruntime-node unavailable: ${state.reason}`);
+    const threads = options.threads ?? state.threads;
+    const session = await createSession(state.ort, new Uint8Array(await readFile(modelFile)), threads);
+    return new OnnxPredictor(info, state.ort, session, options.decoder ?? sharpDecoder, `onnxruntime-node ${state.version} (${threads} threads)`);
+  }
+
+  get classes(): string[] {
+    return this.info.classes;
+  }
+
+  /** Probabilities for already preprocessed NHWC pixels. */
+  async forward(pixels: Float32Array, n: number): Promise<Float32Array> {
+    const size = this.info.imageSize;
+    const out = await this.session.run({ [ONNX_INPUT]: new this.ort.Tensor('float32', pixels, [n, size, size, 3]) });
+    return (out.probabilities as import('onnxruntime-node').Tensor).data as Float32Array;
+  }
+
+  async predictFiles(files: readonly (string | Buffer)[]): Promise<Prediction[]> {
+    const size = this.info.imageSize;
+    const per = size * size * 3;
+    const out: Prediction[] = [];
+    for (let start = 0; start < files.length; start += 16) {
+      const batch = files.slice(start, start + 16);
+      const images = await Promise.all(batch.map((f) => this.decoder.decode(f, size)));
+      const pixels = new Float32Array(batch.length * per);
+      images.forEach((img, k) => renderTransformed(img, size, IDENTITY_TRANSFORM, this.info.normalization, pixels.subarray(k * per, (k + 1) * per)));
+      const data = await this.forward(pixels, batch.length);
+      const k = this.classes.length;
+      batch.forEach((_, i) => {
+        const row = data.subarray(i * k, (i + 1) * k);
+        const probabilities: Record<string, number> = {};
+        let best = 0;
+        this.classes.forEach((c, j) => {
+          probabilities[c] = row[j]!;
+          if (row[j]! > row[best]!) best = j;
+        });
+        out.push({ label: this.classes[best]!, probabilities });
+      });
+    }
+    return out;
+  }
+
+  dispose(): void {
+    void this.session.release().catch(() => undefined);
+  }
+}
+
+/** For tests and tools: tfjs reference probabilities of a stage on the same pixels. */
+export function tfjsClassifierProbabilities(body: tf.LayersModel, head: tf.LayersModel, pixels: Float32Array, n: number, size: number): Float32Array {
+  return tf.tidy(() => {
+    const f = body.predict(tf.tensor4d(pixels, [n, size, size, 3])) as tf.Tensor4D;
+    const pooled = tf.concat([tf.max(f, [1, 2]), tf.mean(f, [1, 2])], 1);
+    return tf.softmax(head.predict(pooled) as tf.Tensor2D).dataSync() as Float32Array;
+  });
+}
