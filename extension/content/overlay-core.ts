@@ -218,10 +218,18 @@ export class PredictionOverlay {
     // Outside <body> and out of flow: the page's layout cannot notice it.
     host.style.cssText = 'all: initial; position: absolute; left: 0; top: 0; width: 0; height: 0; overflow: visible; pointer-events: none; z-index: 2147483647;';
     const root = host.attachShadow({ mode: 'open' });
-    const style = this.doc.createElement('style');
-    style.textContent = STYLE;
     const layer = this.doc.createElement('div');
-    root.append(style, layer);
+    try {
+      // A constructed sheet is not subject to the page's style-src CSP, unlike a <style> element.
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(STYLE);
+      root.adoptedStyleSheets = [sheet];
+    } catch {
+      const style = this.doc.createElement('style');
+      style.textContent = STYLE;
+      root.append(style);
+    }
+    root.append(layer);
     this.doc.documentElement.append(host);
     this.host = host;
     this.layer = layer;

@@ -5,6 +5,8 @@ import { ask, daemon } from '../ask.ts';
 import { useBroadcast } from '../ui/hooks.ts';
 
 const ACTIVE = new Set<Job['state']>(['queued', 'running']);
+/** Training and interpretation have their own views. */
+const DATASET_JOBS = new Set<Job['kind']>(['download', 'verify', 'import', 'export']);
 
 export function DatasetView() {
   const [datasets, setDatasets] = useState<string[]>([]);
@@ -21,7 +23,7 @@ export function DatasetView() {
     setStats(s);
     // The latest job of each kind is what the user wants to see.
     const latest = new Map<string, Job>();
-    for (const job of j.jobs) if (!latest.has(job.kind) || latest.get(job.kind)!.id < job.id) latest.set(job.kind, job);
+    for (const job of j.jobs) if (DATASET_JOBS.has(job.kind) && (!latest.has(job.kind) || latest.get(job.kind)!.id < job.id)) latest.set(job.kind, job);
     setJobs(new Map([...latest.values()].map((job) => [job.id, job])));
   };
 
@@ -39,7 +41,7 @@ export function DatasetView() {
       if (!dataset) return;
       if (message.kind === 'daemon.event' && (message.event.kind === 'job.progress' || message.event.kind === 'job.finished')) {
         const job = message.event.job;
-        if (job.dataset !== dataset) return;
+        if (job.dataset !== dataset || !DATASET_JOBS.has(job.kind)) return;
         setJobs((old) => new Map(old).set(job.id, job));
         if (message.event.kind === 'job.finished') refresh(dataset).catch(fail);
       }

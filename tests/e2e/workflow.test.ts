@@ -278,6 +278,8 @@ describe.skipIf(!chromiumAvailable)('the lesson-2 workflow from the browser', ()
     await toggle.waitForSelector('#overlay-toggle[data-site="127.0.0.1"]', { timeout: 30_000 });
     await toggle.click('#overlay-toggle');
     await waitFor(() => ext.worker.evaluate(() => chrome.storage.local.get('teddy.overlay.sites')), (v) => JSON.stringify(v).includes('127.0.0.1'), 10_000);
+    await toggle.waitForSelector('#overlay-toggle:checked');
+    await toggle.screenshot({ path: join(ARTIFACTS_DIR, 'popup-overlay-switch.png') });
     await toggle.close();
     await page.bringToFront();
 
