@@ -14,10 +14,13 @@ export async function runDownload(deps: DownloadDeps, ctx: JobContext, datasetId
   ctx.progress.total = ids.length;
   ctx.report();
   const limit = pLimit(deps.download.concurrency);
+  // An error that is not about one URL (a full disk, a broken store) stops the whole job:
+  // what is not done stays pending for the next download.
+  let fatal: unknown;
   await Promise.all(
     ids.map((id) =>
       limit(async () => {
-        if (ctx.signal.aborted) return;
+        if (ctx.signal.aborted || fatal !== undefined) return;
         const image = deps.store.getImage(id);
         if (!image || (image.status !== 'pending' && image.status !== 'failed')) return;
         deps.store.noteAttempt(id);
@@ -30,7 +33,11 @@ export async function runDownload(deps: DownloadDeps, ctx: JobContext, datasetId
           return;
         }
         countOutcome(ctx, id, image.url, await ingestBytes(deps, id, fetched.data));
+      }).catch((err: unknown) => {
+        // The tasks still queued see it and return at once (clearing the queue would leave them unsettled).
+        if (fatal === undefined) fatal = err;
       }),
     ),
   );
+  if (fatal !== undefined) throw fatal;
 }

@@ -48,7 +48,15 @@ export class JobRunner {
     const publish = (): void => {
       pendingReport = undefined;
       lastReport = Date.now();
-      this.emit({ kind: 'job.progress', job: this.store.updateJob(job.id, { progress }) });
+      let current: Job;
+      try {
+        current = this.store.updateJob(job.id, { progress });
+      } catch (err) {
+        // A store that cannot take the progress (a full disk) must not take the daemon down with it.
+        this.log(`job ${job.id}: could not record progress: ${describeJobError(err)}`);
+        current = { ...this.store.getJob(job.id), progress: { ...progress } };
+      }
+      this.emit({ kind: 'job.progress', job: current });
     };
     const ctx: JobContext = {
       jobId: job.id,
@@ -64,7 +72,11 @@ export class JobRunner {
     };
 
     const done = (async () => {
-      this.store.updateJob(job.id, { state: 'running' });
+      try {
+        this.store.updateJob(job.id, { state: 'running' });
+      } catch (err) {
+        this.log(`job ${job.id}: could not record its start: ${describeJobError(err)}`);
+      }
       let state: Job['state'] = 'done';
       let error: string | null = null;
       try {
@@ -72,13 +84,19 @@ export class JobRunner {
         if (controller.signal.aborted) state = this.shuttingDown ? 'interrupted' : 'cancelled';
       } catch (err) {
         state = controller.signal.aborted ? (this.shuttingDown ? 'interrupted' : 'cancelled') : 'failed';
-        error = err instanceof Error ? err.message : String(err);
+        error = describeJobError(err);
         this.log(`job ${job.id} (${kind}) failed: ${error}`);
       } finally {
         clearTimeout(pendingReport);
         this.running.delete(job.id);
       }
-      const finished = this.store.updateJob(job.id, { state, progress, error });
+      let finished: Job;
+      try {
+        finished = this.store.updateJob(job.id, { state, progress, error });
+      } catch (err) {
+        this.log(`job ${job.id}: could not record its end: ${describeJobError(err)}`);
+        finished = { ...this.store.getJob(job.id), state, progress: { ...progress }, error };
+      }
       this.emit({ kind: 'job.finished', job: finished });
     })();
     this.running.set(job.id, { controller, datasetId, done });
@@ -111,4 +129,14 @@ export class JobRunner {
     for (const entry of this.running.values()) entry.controller.abort();
     await this.settle();
   }
+}
+
+/** The words a user needs for an error that ended a job. */
+export function describeJobError(err: unknown): string {
+  const code = (err as { code?: string } | null)?.code;
+  if (code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EDQUOT') {
+    return 'the disk holding the data directory is full: free some space, then run the job again (what was stored before is kept)';
+  }
+  if (code === 'EROFS' || code === 'SQLITE_READONLY') return 'the data directory is read-only: Teddy cannot store anything there';
+  return err instanceof Error ? err.message : String(err);
 }

@@ -5,14 +5,27 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+
+/**
+ * Room kept free on the data directory's disk: images stop before the disk is full, so that
+ * the store can still record what happened (a job's end, a failure) instead of failing too.
+ */
+export const DEFAULT_FREE_SPACE_RESERVE = 4 * 1024 * 1024;
+
+export class DiskFullError extends Error {
+  readonly code = 'ENOSPC';
+}
 
 export class FileStore {
   readonly imagesDir: string;
   readonly tmpDir: string;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    private readonly reserveBytes = DEFAULT_FREE_SPACE_RESERVE,
+  ) {
     this.imagesDir = join(root, 'images');
     this.tmpDir = join(root, 'tmp');
     mkdirSync(this.imagesDir, { recursive: true, mode: 0o700 });
@@ -48,6 +61,10 @@ export class FileStore {
     const rel = this.relativePathFor(sha256, ext);
     if (await this.exists(rel)) return rel;
     const target = this.absolute(rel);
+    const fs = await statfs(this.root);
+    if (fs.bavail * fs.bsize < data.length + this.reserveBytes) {
+      throw new DiskFullError(`only ${Math.round((fs.bavail * fs.bsize) / 1024)} KiB free on the data directory's disk`);
+    }
     await mkdir(join(this.imagesDir, sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
     const tmp = join(this.tmpDir, `${sha256}.${randomBytes(6).toString('hex')}.part`);
     const handle = await open(tmp, 'wx', 0o600);
