@@ -65,6 +65,23 @@ describe('backbone cache', () => {
     expect(Array.from((loaded.full.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((original.predict(x) as tf.Tensor).dataSync()));
   });
 
+  it('detects a corrupted file in the cache (same size, one byte changed) and fetches it again', async () => {
+    const cacheDir = join(work, 'cache-corrupt');
+    await ensureBackbone(spec.id, { cacheDir, modelDir: join(work, 'nowhere') });
+    const weights = join(cacheDir, spec.id, 'weights.bin');
+    const bytes = await readFile(weights);
+    bytes[10] = bytes[10]! ^ 0xff;
+    await writeFile(weights, bytes);
+    // A later process (a restarted daemon) hashes the cache again before trusting it.
+    const { resetBackboneChecks } = await import('./backbones.ts');
+    resetBackboneChecks();
+    requests = [];
+    await ensureBackbone(spec.id, { cacheDir, modelDir: join(work, 'nowhere') });
+    expect(requests).toContain('/weights.bin');
+    const fixed = await readFile(weights);
+    expect(createHash('sha256').update(fixed).digest('hex')).toBe(spec.files!['weights.bin']!.sha256);
+  });
+
   it('rejects a download whose bytes do not match the registry', async () => {
     const bad: BackboneSpec = { ...spec, id: 'tiny-bad-hash', files: { ...spec.files, 'weights.bin': { ...spec.files!['weights.bin']!, sha256: '0'.repeat(64) } } };
     registerBackbone(bad);

@@ -126,16 +126,36 @@ function candidateDirs(id: string, modelDir: string | undefined): string[] {
   return [join(modelDir, id)];
 }
 
+/**
+ * Folders whose files were hashed in full by this process. A cached copy is hashed once per
+ * process (a flipped byte keeps the size), then checked by size only.
+ */
+const fullyChecked = new Set<string>();
+
+/** Forgets which folders were hashed, as a new process would (for tests). */
+export function resetBackboneChecks(): void {
+  fullyChecked.clear();
+}
+
+async function usable(spec: BackboneSpec, dir: string): Promise<boolean> {
+  const full = !fullyChecked.has(dir);
+  if ((await checkBackboneDir(spec, dir, full)).length > 0) return false;
+  fullyChecked.add(dir);
+  return true;
+}
+
 /** Returns a folder holding a checked copy of the backbone, downloading it on first use. */
 export async function ensureBackbone(id: string, options: ModelCacheOptions): Promise<string> {
   const spec = getBackboneSpec(id);
   const modelDir = options.modelDir ?? process.env.TEDDY_MODEL_DIR;
   for (const dir of candidateDirs(id, modelDir)) {
-    if (existsSync(dir) && (await checkBackboneDir(spec, dir, false)).length === 0) return dir;
+    if (existsSync(dir) && (await usable(spec, dir))) return dir;
   }
   const cached = join(options.cacheDir, id);
   if (existsSync(cached)) {
-    if ((await checkBackboneDir(spec, cached, false)).length === 0) return cached;
+    if (await usable(spec, cached)) return cached;
+    // A damaged copy is never used: it is replaced by a fresh download.
+    fullyChecked.delete(cached);
     await rm(cached, { recursive: true, force: true });
   }
   await downloadBackbone(spec, cached, options);
