@@ -13,6 +13,7 @@ import type { JobRunner } from './services/jobRunner.ts';
 import { datasetStats } from './services/stats.ts';
 import { runVerify } from './services/verify.ts';
 import { getBackendStatus } from './engine/index.ts';
+import { onnxStatusLine } from './engine/onnx/runtime.ts';
 import { runLrFind, runTraining, type TrainingDeps } from './services/training.ts';
 import { duplicateGroups, thumbnails } from './services/cleaning.ts';
 import { exportModel, importModel, modelInfo } from './services/models.ts';
@@ -39,8 +40,13 @@ export type Handlers = {
   [T in Exclude<RequestType, 'hello'>]: (params: ParsedParams<T>, ctx: HandlerContext) => Promise<RequestResult<T>> | RequestResult<T>;
 };
 
+/** The protocol's engine status has no field for it: which runtime serves inference goes into `reason`. */
+async function withInferenceRuntime<T extends { reason: string }>(engine: T | null): Promise<T | null> {
+  return engine && { ...engine, reason: `${engine.reason}; ${await onnxStatusLine()}` };
+}
+
 export const handlers: Handlers = {
-  status: (_params, ctx) => ({
+  status: async (_params, ctx) => ({
     daemonVersion: DAEMON_VERSION,
     protocolVersion: PROTOCOL_VERSION,
     dataDir: ctx.config.dataDir,
@@ -48,7 +54,7 @@ export const handlers: Handlers = {
     uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
     clients: ctx.clientCount(),
     activeJobs: ctx.jobs.activeJobIds().map((id) => ctx.store.getJob(id)),
-    engine: getBackendStatus(),
+    engine: await withInferenceRuntime(getBackendStatus()),
   }),
 
   'dataset.create': (params, ctx) => ctx.store.createDataset(params.name, params.validPct, params.splitSeed),

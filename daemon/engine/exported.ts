@@ -2,7 +2,8 @@
  * A trained stage as one self-contained classifier: body, concat pooling, head and softmax
  * in a single tfjs layers model (model.json + weights.bin) that plain `@tensorflow/tfjs`
  * loads in a browser with `tf.loadLayersModel(url)`, plus `teddy-model.json` saying the
- * classes in output order and the preprocessing, so it can run elsewhere.
+ * classes in output order and the preprocessing, so it can run elsewhere; and `model.onnx`,
+ * the same classifier for onnxruntime (named in teddy-model.json).
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { IDENTITY_TRANSFORM, renderTransformed, type Normalization } from './aug
 import { sharpDecoder, type ImageDecoder } from './images.ts';
 import type { Prediction } from './learner.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
+import { classifierToOnnx, ONNX_INPUT, ONNX_OPSET } from './onnx/export.ts';
 import { readStageInfo } from './stages.ts';
 
 export const EXPORT_FORMAT = 'teddy-model/1';
@@ -32,6 +34,12 @@ export interface ExportMetadata {
     std: readonly [number, number, number];
   };
   output: 'probabilities';
+  /**
+   * The same classifier as ONNX (onnxruntime from Python, C#, mobile…): same NHWC input
+   * and preprocessing, output `probabilities`. Absent when the body has a layer without an
+   * ONNX conversion.
+   */
+  onnx?: { file: string; opset: number; input: string; output: string };
   createdAt: string;
   /** Free-form provenance: dataset name and size, metrics, training job. */
   provenance: Record<string, unknown>;
@@ -70,6 +78,12 @@ export async function exportStage(stagePath: string, outDir: string, provenance:
     }
     x = tf.layers.activation({ activation: 'softmax', name: 'probabilities' }).apply(x) as tf.SymbolicTensor;
     const classifier = tf.model({ inputs: body.inputs, outputs: x, name: 'teddy_classifier' });
+    let onnxBytes: Uint8Array | undefined;
+    try {
+      onnxBytes = classifierToOnnx(body, head, `Teddy classifier (${info.classes.join(', ')}): NHWC pixels preprocessed as teddy-model.json says → probabilities`);
+    } catch {
+      onnxBytes = undefined;
+    }
     const metadata: ExportMetadata = {
       format: EXPORT_FORMAT,
       classes: info.classes,
@@ -77,12 +91,14 @@ export async function exportStage(stagePath: string, outDir: string, provenance:
       input: { size: info.imageSize, channels: 'RGB', layout: 'NHWC', dtype: 'float32' },
       preprocessing: preprocessingFor(info.imageSize, info.normalization),
       output: 'probabilities',
+      ...(onnxBytes ? { onnx: { file: 'model.onnx', opset: ONNX_OPSET, input: ONNX_INPUT, output: 'probabilities' } } : {}),
       createdAt: new Date().toISOString(),
       provenance,
     };
     await rm(partial, { recursive: true, force: true });
     await mkdir(partial, { recursive: true });
     await saveLayersModelToDir(classifier, partial);
+    if (onnxBytes) await writeAtomic(join(partial, 'model.onnx'), onnxBytes);
     await writeAtomic(join(partial, EXPORT_METADATA_FILE), JSON.stringify(metadata, null, 2));
     await rm(outDir, { recursive: true, force: true });
     await rename(partial, outDir);

@@ -20,6 +20,7 @@ import {
   type LoadedBackbone,
   type LrFindResult,
 } from '../engine/index.ts';
+import { OnnxBodyRunner } from '../engine/onnx/body-runner.ts';
 import type { FileStore } from '../store/files.ts';
 import type { Store } from '../store/store.ts';
 import { DaemonError } from './errors.ts';
@@ -45,6 +46,12 @@ export function createFeatureCache(dataDir: string): FeatureCache {
 
 export async function engineStatus(): Promise<BackendStatus> {
   return initBackend();
+}
+
+/** The frozen body on onnxruntime when it loads (else tfjs in this thread, as before); the caller closes it. */
+async function onnxBody(backbone: LoadedBackbone): Promise<{ runner: OnnxBodyRunner | undefined; note: string }> {
+  const made = await OnnxBodyRunner.create(backbone.body);
+  return made.runner ? { runner: made.runner, note: `frozen body on ${made.runner.description}` } : { runner: undefined, note: `frozen body on tfjs (${made.reason})` };
 }
 
 export function datasetItems(deps: TrainingDeps, datasetId: number): DatasetItem[] {
@@ -168,9 +175,9 @@ export async function runTraining(
   }
   ctx.progress.total = options.stage1Epochs + (stage2 ? options.stage2Epochs : 0);
   ctx.report();
-  send({ type: 'phase', phase: 'start', message: `backend ${status.backend}: ${status.reason}` });
-
   const backbone = await backboneFor(deps, ctx.signal);
+  const onnx = await onnxBody(backbone);
+  send({ type: 'phase', phase: 'start', message: `backend ${status.backend}: ${status.reason}; ${onnx.note}` });
   const learner = new Learner({
     backbone,
     items,
@@ -178,6 +185,7 @@ export async function runTraining(
     augmentDraws: options.augmentDraws,
     batchSize: options.batchSize,
     featureCache: deps.featureCache,
+    ...(onnx.runner ? { bodyPool: onnx.runner } : {}),
   });
   const relay = new UpdateRelay(ctx, send);
   const stageDir = join(deps.dataDir, 'models', `dataset-${datasetId}`, `job-${ctx.jobId}`);
@@ -223,6 +231,7 @@ export async function runTraining(
     return report;
   } finally {
     learner.dispose();
+    await onnx.runner?.close();
     backbone.full.dispose();
   }
 }
@@ -246,7 +255,8 @@ export async function runLrFind(
   const model = deps.store.latestModel(datasetId);
   const classes = model?.classes ?? [...new Set(items.map((i) => i.label))].sort();
   const usable = items.filter((i) => classes.includes(i.label));
-  const learner = new Learner({ backbone, items: usable, classes, seed: dataset.splitSeed, featureCache: deps.featureCache });
+  const onnx = await onnxBody(backbone);
+  const learner = new Learner({ backbone, items: usable, classes, seed: dataset.splitSeed, featureCache: deps.featureCache, ...(onnx.runner ? { bodyPool: onnx.runner } : {}) });
   const relay = new UpdateRelay(ctx, send);
   try {
     if (model) {
@@ -273,6 +283,7 @@ export async function runLrFind(
     return result;
   } finally {
     learner.dispose();
+    await onnx.runner?.close();
     backbone.full.dispose();
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Prediction latency through the whole path (client → websocket → daemon → worker thread →
- * back) against the network's own forward pass on the same backend.
- * Last line: {"bench":"predict","backend":B,"ms_per_image_b1":X,"ms_per_image_b16":Y,
- *   "body_forward_ms_per_image":Z,"overhead_ratio":Y/Z}
+ * back) against the network's own forward pass on the runtime the worker used (onnxruntime
+ * on the exported model.onnx, else tfjs on the exported model.json).
+ * Last line: {"bench":"predict","backend":B,"runtime":"onnxruntime"|"tfjs","ms_per_image_b1":X,
+ *   "ms_per_image_b16":Y,"body_forward_ms_per_image":Z,"overhead_ratio":Y/Z}
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { buildConfig } from '../../daemon/config.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { initBackend } from '../../daemon/engine/index.ts';
 import { loadLayersModelFromDir } from '../../daemon/engine/model-io.ts';
+import { ONNX_MODEL_FILE, OnnxPredictor } from '../../daemon/engine/onnx/predictor.ts';
 import { connectClient, removeTempDirs, tempDataDir } from '../../tests/helpers/daemonProcess.ts';
 import { generatedJpeg } from '../../tests/helpers/images.ts';
 
@@ -59,25 +61,39 @@ export async function main(): Promise<void> {
     // The network alone: the exported classifier's forward pass at batch 16 on ready tensors.
     const exportDir = join(tempDataDir('teddy-bench-export-'), 'model');
     await client.request('model.export', { dataset: 'bench', dir: exportDir });
-    const network = await loadLayersModelFromDir(exportDir);
-    const input = tf.randomUniform([16, 224, 224, 3], -1, 1);
-    tf.tidy(() => network.predict(input) as tf.Tensor).dataSync();
+    const runtime = daemon.predictions.stats.runtime ?? 'tfjs';
     const times: number[] = [];
-    for (let r = 0; r < 3; r++) {
-      const t = performance.now();
-      const out = network.predict(input) as tf.Tensor;
-      await out.data();
-      out.dispose();
-      times.push((performance.now() - t) / 16);
+    if (runtime === 'onnxruntime') {
+      const onnx = await OnnxPredictor.load(join(exportDir, ONNX_MODEL_FILE), { classes: ['a', 'b', 'c'], imageSize: 224, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } });
+      const pixels = Float32Array.from({ length: 16 * 224 * 224 * 3 }, () => Math.random() * 2 - 1);
+      await onnx.forward(pixels, 16);
+      for (let r = 0; r < 3; r++) {
+        const t = performance.now();
+        await onnx.forward(pixels, 16);
+        times.push((performance.now() - t) / 16);
+      }
+      onnx.dispose();
+    } else {
+      const network = await loadLayersModelFromDir(exportDir);
+      const input = tf.randomUniform([16, 224, 224, 3], -1, 1);
+      tf.tidy(() => network.predict(input) as tf.Tensor).dataSync();
+      for (let r = 0; r < 3; r++) {
+        const t = performance.now();
+        const out = network.predict(input) as tf.Tensor;
+        await out.data();
+        out.dispose();
+        times.push((performance.now() - t) / 16);
+      }
+      input.dispose();
+      network.dispose();
     }
-    input.dispose();
-    network.dispose();
     const forward = times.sort((a, b) => a - b)[1]!;
     console.error(`worker: ${daemon.predictions.stats.images} images in ${daemon.predictions.stats.batches} batches, ${round(daemon.predictions.stats.forwardMs / daemon.predictions.stats.images)} ms/image inside the worker`);
     console.log(
       JSON.stringify({
         bench: 'predict',
         backend: status.backend,
+        runtime,
         ms_per_image_b1: round(msB1),
         ms_per_image_b16: round(msB16),
         body_forward_ms_per_image: round(forward),

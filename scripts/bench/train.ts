@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- train --data DIR [--seed 42] [--valid 0.2] [--stage2 auto|on|off]
- *   [--draws 2] [--lr-find-iters 30] [--workers N]`
+ *   [--draws 2] [--lr-find-iters 30] [--body onnx|workers|main] [--workers N]`
  *
  * The lesson-2 training run on any folder-layout dataset (DIR/<class>/*.jpg): validation
  * decided per image by a seeded hash of its content (stable when images are added), stage 1
@@ -8,10 +8,11 @@
  * pass through the body is included), then a refit of four epochs with a fresh head on the
  * cached activations (what happens after cleaning), then stage 2 when the backend can train
  * the body. Backbone: TEDDY_MODEL_DIR, else ../shared/models when present, else the cache
- * (downloaded on first use).
+ * (downloaded on first use). The frozen body runs on onnxruntime (`--body onnx`, the default
+ * when it loads), tfjs worker threads (`--body workers`) or the main thread (`--body main`).
  * Last line: {"bench":"train","backend":B,"train_images":N,"valid_images":M,
  *   "stage1_error_rate":E1,"stage2_error_rate":E2|null,"stage1_seconds":S1,
- *   "refit_seconds":S2,"body_images_per_s":F,"peak_rss_mb":R}
+ *   "refit_seconds":S2,"body_images_per_s":F,"body_runtime":"onnxruntime"|"tfjs","peak_rss_mb":R}
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import { validationSplit } from '../../daemon/store/split.ts';
 import { initBackend } from '../../daemon/engine/backend.ts';
 import { DEFAULT_BACKBONE_ID, loadBackbone } from '../../daemon/engine/backbones.ts';
 import { BodyWorkerPool } from '../../daemon/engine/body-pool.ts';
+import { OnnxBodyRunner } from '../../daemon/engine/onnx/body-runner.ts';
 import { FeatureCache } from '../../daemon/engine/feature-cache.ts';
 import { Learner, type DatasetItem, type EngineEvent } from '../../daemon/engine/learner.ts';
 import { formatEpochTable } from '../../daemon/engine/recorder.ts';
@@ -58,6 +60,7 @@ export async function main(args: string[]): Promise<void> {
   const lrFindIters = Number(arg(args, 'lr-find-iters', '30'));
   // Body worker threads for the frozen pass; 0 runs the body in the main thread.
   const workers = Number(arg(args, 'workers', String(availableParallelism() >= 2 ? availableParallelism() : 0)));
+  const bodyMode = arg(args, 'body', 'onnx');
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -75,8 +78,14 @@ export async function main(args: string[]): Promise<void> {
   const valid = items.length - train;
   console.error(`dataset: ${train} train, ${valid} valid, classes ${[...new Set(items.map((i) => i.label))].join(', ')}`);
 
-  const pool = workers > 0 ? await BodyWorkerPool.start(backbone.full, backbone.spec.cutLayer, workers) : undefined;
-  console.error(`body: ${pool ? `${workers} worker threads` : 'main thread'}`);
+  let onnx: OnnxBodyRunner | undefined;
+  if (bodyMode === 'onnx') {
+    const made = await OnnxBodyRunner.create(backbone.body);
+    if (made.runner) onnx = made.runner;
+    else console.error(`body: no onnxruntime (${made.reason}), falling back to tfjs`);
+  }
+  const pool = onnx ?? (bodyMode !== 'main' && workers > 0 ? await BodyWorkerPool.start(backbone.full, backbone.spec.cutLayer, workers) : undefined);
+  console.error(`body: ${onnx ? onnx.description : pool ? `${workers} tfjs worker threads` : 'main thread'}`);
   const work = await mkdtemp(join(tmpdir(), 'teddy-bench-train-'));
   const cache = new FeatureCache(join(work, 'features'));
   let lastFeatures = '';
@@ -139,6 +148,7 @@ export async function main(args: string[]): Promise<void> {
         stage1_seconds: round(stage1Seconds, 1),
         refit_seconds: round(refitSeconds, 2),
         body_images_per_s: round(bodyImagesPerS, 2),
+        body_runtime: onnx ? 'onnxruntime' : 'tfjs',
         peak_rss_mb: Math.round(peakRss / 2 ** 20),
       }),
     );

@@ -229,7 +229,7 @@ describe('training over the protocol', () => {
     expect(readFileSync(join(parent, 'notes.txt'), 'utf8')).toBe('mine');
     const out = join(parent, 'shapes-model');
     const exported = await client.request('model.export', { dataset: 'shapes', dir: out });
-    expect(exported.files).toEqual(['model.json', 'teddy-model.json', 'weights.bin']);
+    expect(exported.files).toEqual(['model.json', 'model.onnx', 'teddy-model.json', 'weights.bin']);
     const metadata = JSON.parse(readFileSync(join(out, 'teddy-model.json'), 'utf8'));
     expect(metadata.classes).toEqual(['disc', 'square', 'stripes']);
 

@@ -7,11 +7,14 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IDENTITY_TRANSFORM, renderTransformed, type Normalization } from '../augment.ts';
+import type { Normalization } from '../augment.ts';
 import { sharpDecoder, type ImageDecoder } from '../images.ts';
 import type { Prediction } from '../learner.ts';
+import { readExportMetadata } from '../exported.ts';
 import { loadLayersModelFromDir, writeAtomic } from '../model-io.ts';
+import { readStageInfo } from '../stages.ts';
 import { classifierToOnnx, ONNX_INPUT } from './export.ts';
+import { renderCentreCrop } from './preprocess.ts';
 import { createSession, loadOnnxRuntime, type Ort, type OrtSession } from './runtime.ts';
 
 export const ONNX_MODEL_FILE = 'model.onnx';
@@ -75,9 +78,11 @@ export class OnnxPredictor {
     const out: Prediction[] = [];
     for (let start = 0; start < files.length; start += 16) {
       const batch = files.slice(start, start + 16);
-      const images = await Promise.all(batch.map((f) => this.decoder.decode(f, size)));
       const pixels = new Float32Array(batch.length * per);
-      images.forEach((img, k) => renderTransformed(img, size, IDENTITY_TRANSFORM, this.info.normalization, pixels.subarray(k * per, (k + 1) * per)));
+      // Each image is cropped as soon as it is decoded, while sharp's threads decode the others.
+      await Promise.all(
+        batch.map(async (f, k) => renderCentreCrop(await this.decoder.decode(f, size), size, this.info.normalization, pixels.subarray(k * per, (k + 1) * per))),
+      );
       const data = await this.forward(pixels, batch.length);
       const k = this.classes.length;
       batch.forEach((_, i) => {
@@ -106,4 +111,27 @@ export function tfjsClassifierProbabilities(body: tf.LayersModel, head: tf.Layer
     const pooled = tf.concat([tf.max(f, [1, 2]), tf.mean(f, [1, 2])], 1);
     return tf.softmax(head.predict(pooled) as tf.Tensor2D).dataSync() as Float32Array;
   });
+}
+
+/**
+ * The ONNX predictor for a stage folder (writing its model.onnx if an older stage lacks it)
+ * or an export folder that has one. Throws when there is none or no runtime: the caller
+ * then predicts with tfjs.
+ */
+export async function loadOnnxPredictorForFolder(path: string, kind: 'stage' | 'export', options: { threads?: number; decoder?: ImageDecoder } = {}): Promise<OnnxPredictor> {
+  const state = await loadOnnxRuntime();
+  if (!state.available) throw new Error(`onnxruntime-node unavailable: ${state.reason}`);
+  if (kind === 'stage') {
+    const info = await readStageInfo(path);
+    const file = await ensureStageOnnx(path);
+    return OnnxPredictor.load(file, { classes: info.classes, imageSize: info.imageSize, normalization: info.normalization }, options);
+  }
+  const metadata = await readExportMetadata(path);
+  const file = join(path, metadata.onnx?.file ?? ONNX_MODEL_FILE);
+  if (!existsSync(file)) throw new Error(`${path} has no ${ONNX_MODEL_FILE}`);
+  return OnnxPredictor.load(
+    file,
+    { classes: metadata.classes, imageSize: metadata.input.size, normalization: { mean: metadata.preprocessing.mean, std: metadata.preprocessing.std } },
+    options,
+  );
 }

@@ -10,5 +10,8 @@ export interface PredictRequest {
 export type ImageOutcome = { probabilities: number[] } | { error: string };
 
 export type PredictReply =
-  | { id: number; ok: true; classes: string[]; outcomes: ImageOutcome[]; forwardMs: number }
+  | { id: number; ok: true; classes: string[]; outcomes: ImageOutcome[]; forwardMs: number; runtime: PredictionRuntime }
   | { id: number; ok: false; error: string };
+
+/** Which runtime scored a batch: onnxruntime when the model has (or gets) a model.onnx and the runtime loads. */
+export type PredictionRuntime = 'onnxruntime' | 'tfjs';

@@ -13,7 +13,7 @@ import { EXPORT_METADATA_FILE } from '../../engine/exported.ts';
 import { fetchUrl } from '../../net/fetcher.ts';
 import type { ModelRecord, Store } from '../../store/store.ts';
 import { DaemonError } from '../errors.ts';
-import type { ImageOutcome, PredictReply, PredictRequest } from './messages.ts';
+import type { ImageOutcome, PredictionRuntime, PredictReply, PredictRequest } from './messages.ts';
 
 const MAX_BATCH = 16;
 const URL_CACHE_ENTRIES = 5000;
@@ -47,7 +47,7 @@ export class PredictionService {
   private readonly urlCache = new Map<string, PredictionOutcome & { classes: string[] }>();
   private readonly fetchLimit = pLimit(8);
   /** Forward time the worker reported, and images it scored: for the overhead benchmark. */
-  readonly stats = { images: 0, forwardMs: 0, batches: 0 };
+  readonly stats: { images: number; forwardMs: number; batches: number; runtime: PredictionRuntime | null } = { images: 0, forwardMs: 0, batches: 0, runtime: null };
 
   constructor(
     private readonly store: Store,
@@ -155,6 +155,7 @@ export class PredictionService {
         this.stats.batches++;
         this.stats.images += entry.batch.length;
         this.stats.forwardMs += reply.forwardMs;
+        this.stats.runtime = reply.runtime;
         entry.batch.forEach((q, i) => q.resolve({ classes: reply.classes, outcome: reply.outcomes[i]! }));
       } else {
         for (const q of entry.batch) q.reject(new DaemonError('internal', `prediction failed: ${reply.error}`));
