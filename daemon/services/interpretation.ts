@@ -10,7 +10,7 @@ import { Learner, loadStage } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
 import { DaemonError } from './errors.ts';
 import type { JobContext } from './jobRunner.ts';
-import { backboneFor, datasetItems, type TrainingDeps } from './training.ts';
+import { backboneFor, datasetItems, onnxBody, type TrainingDeps } from './training.ts';
 
 /** What an interpretation job keeps: one probability vector per image, in the model's class order. */
 export interface InterpretationResult {
@@ -31,7 +31,16 @@ export async function runInterpretation(deps: TrainingDeps, ctx: JobContext, dat
   ctx.progress.total = items.length;
   ctx.report();
   const backbone = await backboneFor(deps, ctx.signal);
-  const learner = new Learner({ backbone, items, classes: model.classes, seed: dataset.splitSeed, featureCache: deps.featureCache });
+  // A stage-1 model's body is the pretrained one: its features come from onnxruntime (or the cache).
+  const onnx = await onnxBody(backbone);
+  const learner = new Learner({
+    backbone,
+    items,
+    classes: model.classes,
+    seed: dataset.splitSeed,
+    featureCache: deps.featureCache,
+    ...(onnx.runner ? { bodyPool: onnx.runner } : {}),
+  });
   try {
     const path = join(deps.dataDir, model.path);
     await loadStage(learner, join(path, '..'), path.split('/').at(-1)!);
@@ -54,6 +63,7 @@ export async function runInterpretation(deps: TrainingDeps, ctx: JobContext, dat
   } finally {
     learner.dispose();
     backbone.full.dispose();
+    await onnx.runner?.close();
   }
 }
 

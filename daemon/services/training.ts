@@ -49,7 +49,7 @@ export async function engineStatus(): Promise<BackendStatus> {
 }
 
 /** The frozen body on onnxruntime when it loads (else tfjs in this thread, as before); the caller closes it. */
-async function onnxBody(backbone: LoadedBackbone): Promise<{ runner: OnnxBodyRunner | undefined; note: string }> {
+export async function onnxBody(backbone: LoadedBackbone): Promise<{ runner: OnnxBodyRunner | undefined; note: string }> {
   const made = await OnnxBodyRunner.create(backbone.body);
   return made.runner ? { runner: made.runner, note: `frozen body on ${made.runner.description}` } : { runner: undefined, note: `frozen body on tfjs (${made.reason})` };
 }

@@ -16,6 +16,8 @@ import { DaemonError } from '../errors.ts';
 import type { ImageOutcome, PredictionRuntime, PredictReply, PredictRequest } from './messages.ts';
 
 const MAX_BATCH = 16;
+/** Images waiting for the worker at most; beyond, requests are refused as busy rather than queued without bound. */
+const MAX_QUEUED = 4096;
 const URL_CACHE_ENTRIES = 5000;
 
 interface Queued {
@@ -102,6 +104,7 @@ export class PredictionService {
   }
 
   private enqueue(modelPath: string, modelKind: 'stage' | 'export', image: Buffer): Promise<{ classes: string[]; outcome: ImageOutcome }> {
+    if (this.queue.length >= MAX_QUEUED) return Promise.reject(new DaemonError('busy', 'too many predictions waiting; try again in a moment'));
     return new Promise((resolve, reject) => {
       this.queue.push({ modelPath, modelKind, image, resolve, reject });
       this.scheduleFlush();
