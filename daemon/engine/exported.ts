@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IDENTITY_TRANSFORM, renderTransformed, type Normalization } from './augment.ts';
 import { sharpDecoder, type ImageDecoder } from './images.ts';
-import type { Prediction } from './learner.ts';
+import { predictionFromRow, type Prediction } from './learner.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
 import { classifierToOnnx, ONNX_INPUT, ONNX_OPSET } from './onnx/export.ts';
 import { readStageInfo } from './stages.ts';
@@ -147,16 +147,7 @@ export class ExportedPredictor {
       const data = (await probs.data()) as Float32Array;
       probs.dispose();
       const k = this.classes.length;
-      batch.forEach((_, i) => {
-        const row = data.subarray(i * k, (i + 1) * k);
-        const probabilities: Record<string, number> = {};
-        let best = 0;
-        this.classes.forEach((c, j) => {
-          probabilities[c] = row[j]!;
-          if (row[j]! > row[best]!) best = j;
-        });
-        out.push({ label: this.classes[best]!, probabilities });
-      });
+      batch.forEach((_, i) => out.push(predictionFromRow(this.classes, data.subarray(i * k, (i + 1) * k))));
     }
     return out;
   }

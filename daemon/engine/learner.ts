@@ -90,6 +90,17 @@ export interface Prediction {
   probabilities: Record<string, number>;
 }
 
+/** A row of class probabilities (in `classes` order) as a labelled prediction. */
+export function predictionFromRow(classes: readonly string[], row: ArrayLike<number>): Prediction {
+  let best = 0;
+  const probabilities: Record<string, number> = {};
+  classes.forEach((c, i) => {
+    probabilities[c] = row[i] as number;
+    if ((row[i] as number) > (row[best] as number)) best = i;
+  });
+  return { label: classes[best] as string, probabilities };
+}
+
 export interface ItemPrediction extends Prediction {
   file: string;
   actual: string;
@@ -613,13 +624,7 @@ export class Learner {
   }
 
   private toPrediction(row: ArrayLike<number>): Prediction {
-    let best = 0;
-    const probabilities: Record<string, number> = {};
-    this.classes.forEach((c, i) => {
-      probabilities[c] = row[i] as number;
-      if ((row[i] as number) > (row[best] as number)) best = i;
-    });
-    return { label: this.classes[best] as string, probabilities };
+    return predictionFromRow(this.classes, row);
   }
 
   /**

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { IDENTITY_TRANSFORM, renderTransformed, type Normalization } from './augment.ts';
 import { concatPool } from './head.ts';
 import { sharpDecoder, type ImageDecoder } from './images.ts';
-import type { Learner, Prediction } from './learner.ts';
+import { predictionFromRow, type Learner, type Prediction } from './learner.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
 import { classifierToOnnx } from './onnx/export.ts';
 
@@ -135,16 +135,7 @@ export class StagePredictor {
       const data = (await probs.data()) as Float32Array;
       probs.dispose();
       const k = this.classes.length;
-      batch.forEach((_, i) => {
-        const row = data.subarray(i * k, (i + 1) * k);
-        let best = 0;
-        const probabilities: Record<string, number> = {};
-        this.classes.forEach((c, j) => {
-          probabilities[c] = row[j] as number;
-          if ((row[j] as number) > (row[best] as number)) best = j;
-        });
-        out.push({ label: this.classes[best] as string, probabilities });
-      });
+      batch.forEach((_, i) => out.push(predictionFromRow(this.classes, data.subarray(i * k, (i + 1) * k))));
     }
     return out;
   }

@@ -5,7 +5,7 @@
  * pictures (disc / square / stripes) that the fixture image server hands out.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -30,17 +30,11 @@ export default async function setup(project: TestProject): Promise<() => void> {
   });
 
   // Imported here, not at the top: tfjs is slow to load and only this part needs it.
-  const { buildTinyNetwork, makeShapesDataset } = await import('../../daemon/engine/test-fixtures.ts');
-  const { saveLayersModelToDir } = await import('../../daemon/engine/model-io.ts');
+  const { makeShapesDataset } = await import('../../daemon/engine/test-fixtures.ts');
+  const { writeTinyBackbone } = await import('../helpers/tinyBackbone.ts');
   const work = mkdtempSync(join(tmpdir(), 'teddy-e2e-'));
   const modelDir = join(work, 'models');
-  const network = buildTinyNetwork();
-  await saveLayersModelToDir(network, join(modelDir, TINY_BACKBONE));
-  network.dispose();
-  writeFileSync(
-    join(modelDir, TINY_BACKBONE, 'backbone.json'),
-    JSON.stringify({ cutLayer: 'cut', upperBodyStartLayer: 'c3', inputSize: 32, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } }),
-  );
+  await writeTinyBackbone(modelDir);
   // 96 px: well above the daemon's 32 px minimum, and large enough to be worth a badge on a page.
   const shapesDir = join(work, 'shapes');
   await makeShapesDataset(shapesDir, SHAPES_PER_CLASS, 96);

@@ -7,11 +7,11 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import Database from 'better-sqlite3';
-import { saveLayersModelToDir } from '../../daemon/engine/model-io.ts';
-import { buildTinyNetwork } from '../../daemon/engine/test-fixtures.ts';
+import { mulberry32 } from '../../daemon/engine/rng.ts';
 import { startDaemonProcess, tempDataDir, type DaemonProcess } from './daemonProcess.ts';
 import { generatedJpeg } from './images.ts';
 import { serveBytes, startImageServer, type ImageServer } from './imageServer.ts';
+import { TINY_BACKBONE, writeTinyBackbone } from './tinyBackbone.ts';
 
 export const FAULT_OPERATIONS = ['download', 'verify', 'train', 'clean', 'export', 'import'] as const;
 export type FaultOperation = (typeof FAULT_OPERATIONS)[number];
@@ -34,17 +34,6 @@ export interface FaultReport {
   recordsLost: number;
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function filesUnder(root: string, base: string): string[] {
   if (!existsSync(root)) return [];
   return readdirSync(root, { recursive: true, withFileTypes: true })
@@ -54,25 +43,19 @@ function filesUnder(root: string, base: string): string[] {
 
 async function tinyBackboneDir(): Promise<string> {
   const modelDir = tempDataDir('teddy-fault-models-');
-  const network = buildTinyNetwork();
-  await saveLayersModelToDir(network, join(modelDir, 'tiny-test'));
-  network.dispose();
-  writeFileSync(
-    join(modelDir, 'tiny-test', 'backbone.json'),
-    JSON.stringify({ cutLayer: 'cut', upperBodyStartLayer: 'c3', inputSize: 32, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } }),
-  );
+  await writeTinyBackbone(modelDir);
   return modelDir;
 }
 
 export async function runFaultTrials(trialCount: number, seed = 1): Promise<FaultReport> {
-  const random = mulberry(seed);
+  const random = mulberry32(seed);
   const IMAGES = 400;
   const pictures = await Promise.all(Array.from({ length: IMAGES }, (_, i) => generatedJpeg(20_000 + i, 96, 72)));
   const server: ImageServer = await startImageServer(Object.fromEntries(pictures.map((d, i) => [`/${i}.jpg`, serveBytes(d, 'image/jpeg', 20)])));
   const importDir = tempDataDir('teddy-fault-import-');
   for (const cls of ['a', 'b']) mkdirSync(join(importDir, cls));
   for (let i = 0; i < 60; i++) writeFileSync(join(importDir, i % 2 ? 'a' : 'b', `${i}.jpg`), await generatedJpeg(90_000 + i, 96, 72));
-  const env = { TEDDY_MODEL_DIR: await tinyBackboneDir(), TEDDY_BACKBONE: 'tiny-test', TEDDY_DOWNLOAD_CONCURRENCY: '4' };
+  const env = { TEDDY_MODEL_DIR: await tinyBackboneDir(), TEDDY_BACKBONE: TINY_BACKBONE, TEDDY_DOWNLOAD_CONCURRENCY: '4' };
   const dataDir = tempDataDir('teddy-faults-');
   let nextUrl = 0;
   const trials: TrialResult[] = [];

@@ -4,11 +4,10 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { saveLayersModelToDir } from '../../daemon/engine/model-io.ts';
-import { buildTinyNetwork } from '../../daemon/engine/test-fixtures.ts';
 import { startDaemonProcess, tempDataDir, waitFor } from './daemonProcess.ts';
 import { generatedJpeg } from './images.ts';
 import { serveBytes, startImageServer } from './imageServer.ts';
+import { TINY_BACKBONE, writeTinyBackbone } from './tinyBackbone.ts';
 
 export interface LoadReport {
   clients: number;
@@ -31,18 +30,12 @@ function peakRssMb(pid: number): number {
 
 export async function runLoad(options: { clients: number; urlsPerClient: number; predictions: number }): Promise<LoadReport> {
   const modelDir = tempDataDir('teddy-load-models-');
-  const network = buildTinyNetwork();
-  await saveLayersModelToDir(network, join(modelDir, 'tiny-test'));
-  network.dispose();
-  writeFileSync(
-    join(modelDir, 'tiny-test', 'backbone.json'),
-    JSON.stringify({ cutLayer: 'cut', inputSize: 32, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } }),
-  );
+  await writeTinyBackbone(modelDir);
   const pictures = await Promise.all(Array.from({ length: 40 }, (_, i) => generatedJpeg(7000 + i, 96, 72)));
   // The added URLs are only stored, never fetched: an empty server gives them an address.
   const server = await startImageServer({});
   const route = (i: number): string => `/p/${i}.jpg`;
-  const daemon = await startDaemonProcess(tempDataDir('teddy-load-'), { TEDDY_MODEL_DIR: modelDir, TEDDY_BACKBONE: 'tiny-test' });
+  const daemon = await startDaemonProcess(tempDataDir('teddy-load-'), { TEDDY_MODEL_DIR: modelDir, TEDDY_BACKBONE: TINY_BACKBONE });
   const images = tempDataDir('teddy-load-images-');
   for (const cls of ['a', 'b']) mkdirSync(join(images, cls));
   pictures.forEach((p, i) => writeFileSync(join(images, i % 2 ? 'a' : 'b', `${i}.jpg`), p));

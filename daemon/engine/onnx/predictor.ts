@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Normalization } from '../augment.ts';
 import { sharpDecoder, type ImageDecoder } from '../images.ts';
-import type { Prediction } from '../learner.ts';
+import { predictionFromRow, type Prediction } from '../learner.ts';
 import { readExportMetadata } from '../exported.ts';
 import { loadLayersModelFromDir, writeAtomic } from '../model-io.ts';
 import { readStageInfo } from '../stages.ts';
@@ -85,16 +85,7 @@ export class OnnxPredictor {
       );
       const data = await this.forward(pixels, batch.length);
       const k = this.classes.length;
-      batch.forEach((_, i) => {
-        const row = data.subarray(i * k, (i + 1) * k);
-        const probabilities: Record<string, number> = {};
-        let best = 0;
-        this.classes.forEach((c, j) => {
-          probabilities[c] = row[j]!;
-          if (row[j]! > row[best]!) best = j;
-        });
-        out.push({ label: this.classes[best]!, probabilities });
-      });
+      batch.forEach((_, i) => out.push(predictionFromRow(this.classes, data.subarray(i * k, (i + 1) * k))));
     }
     return out;
   }
