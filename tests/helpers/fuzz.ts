@@ -105,21 +105,20 @@ export async function fuzzDaemon(port: number, token: string, count: number, see
       if (ws.readyState !== WebSocket.OPEN) continue;
       const marker = `marker-${i}`;
       const answered = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 10_000);
-        const onMessage = (data: WebSocket.RawData): void => {
-          const reply = JSON.parse(data.toString()) as { id?: unknown };
-          if (reply.id === marker) {
-            clearTimeout(timer);
-            ws.off('message', onMessage);
-            resolve(true);
-          }
-        };
-        ws.on('message', onMessage);
-        ws.once('close', () => {
+        const finish = (result: boolean): void => {
           clearTimeout(timer);
           ws.off('message', onMessage);
-          resolve(true);
-        });
+          ws.off('close', onClose);
+          resolve(result);
+        };
+        const timer = setTimeout(() => finish(false), 10_000);
+        const onMessage = (data: WebSocket.RawData): void => {
+          if ((JSON.parse(data.toString()) as { id?: unknown }).id === marker) finish(true);
+        };
+        // A connection the daemon closed (a protocol violation) has answered in its own way.
+        const onClose = (): void => finish(true);
+        ws.on('message', onMessage);
+        ws.on('close', onClose);
         ws.send(JSON.stringify({ id: marker, type: 'status' }));
       });
       if (!answered) unanswered++;
