@@ -5,7 +5,8 @@
  * Exit codes scripts can rely on: 0 done; 1 the daemon refused or the job failed;
  * 2 usage error; 3 the daemon is not running; 4 wrong token; 130 interrupted.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import cliProgress from 'cli-progress';
@@ -203,10 +204,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
       console.log(`Pairing code:   teddy://127.0.0.1:${daemon.port}/#${daemon.token}   (paste it in the extension's options)`);
       console.log(`Extension ID:   ${EXTENSION_ID}`);
       console.log('');
-      console.log('Next, in another terminal:');
-      console.log('  npx teddy add --class black urls_black.txt   # image URLs, one per line; one file per class');
-      console.log('  npx teddy download && npx teddy train        # then: teddy interpret, teddy top-losses, teddy predict');
-      console.log('Or load the extension (see README: "Loading the extension") and paste the pairing token in its options.');
+      const extensionDir = fileURLToPath(new URL('../dist/extension/', import.meta.url));
+      if (existsSync(join(extensionDir, 'manifest.json'))) {
+        console.log(`Extension:      built in ${extensionDir}`);
+        console.log('Next: in Chrome or Chromium open chrome://extensions, turn on Developer mode, "Load unpacked" that folder,');
+        console.log("      then open the extension's options and paste the pairing code above.");
+      } else {
+        console.log('Next: build the extension with `npm run build:extension` and load dist/extension (see README), or use the CLI:');
+      }
+      console.log('Or, from another terminal: npx teddy add --class black urls_black.txt && npx teddy download && npx teddy train');
       await new Promise<void>((resolveStop) => {
         const stop = (): void => {
           console.error('[teddy] stopping…');
