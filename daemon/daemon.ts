@@ -67,6 +67,8 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
         featureCache: createFeatureCache(config.dataDir),
         backboneId: config.engine.backboneId,
         modelDir: config.engine.modelDir,
+        onModel: (dataset, modelId) => broadcast({ kind: 'model.ready', dataset, modelId }),
+        liveReports: new Map(),
       },
     },
     log,

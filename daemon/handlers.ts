@@ -140,9 +140,12 @@ export const handlers: Handlers = {
 
   'model.export': (params, ctx) => exportModel(ctx.store, ctx.config.dataDir, ctx.store.getDataset(params.dataset).id, params.dir, params.modelId),
 
-  'model.import': async (params, ctx) => ({
-    model: modelInfo(await importModel(ctx.store, ctx.config.dataDir, ctx.store.getDataset(params.dataset).id, params.dir)),
-  }),
+  'model.import': async (params, ctx) => {
+    const dataset = ctx.store.getDataset(params.dataset);
+    const record = await importModel(ctx.store, ctx.config.dataDir, dataset.id, params.dir);
+    ctx.training.onModel(dataset.name, record.id);
+    return { model: modelInfo(record) };
+  },
 
   'backbone.import': async (params, ctx) => {
     try {
@@ -198,6 +201,14 @@ export const handlers: Handlers = {
 
   'train.report': (params, ctx) => {
     const dataset = ctx.store.getDataset(params.dataset);
+    const live =
+      params.jobId !== undefined
+        ? ctx.training.liveReports.get(params.jobId)
+        : [...ctx.training.liveReports.values()].filter((r) => r.dataset === dataset.name).sort((a, b) => b.jobId - a.jobId)[0];
+    if (live && live.dataset === dataset.name) {
+      // A copy: the training goes on filling the original while this one is on its way.
+      return { report: structuredClone(live), lrFind: null, running: true };
+    }
     const job = params.jobId !== undefined ? ctx.store.getJob(params.jobId) : ctx.store.latestJobWithResult(dataset.id, 'train');
     const report = job && job.kind === 'train' ? (ctx.store.jobResult(job.id) as TrainingReport | null) : null;
     const lrJob = ctx.store.latestJobWithResult(dataset.id, 'lr-find');

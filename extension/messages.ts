@@ -105,6 +105,8 @@ export const TabRequest = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('page.promptClassName'), classes: z.array(z.string()) }),
   /** Which site the tab shows, for the popup's overlay switch (the popup may not read tab URLs). */
   z.object({ kind: z.literal('page.site') }),
+  /** The selected dataset has a new model (or another dataset was selected): the overlay's answers are stale. */
+  z.object({ kind: z.literal('overlay.refresh') }),
 ]);
 export type TabRequest = z.infer<typeof TabRequest>;
 
@@ -112,6 +114,7 @@ export const tabResults = {
   'page.images': z.object({ images: z.array(PageImage) }),
   'page.promptClassName': z.object({ name: z.string().nullable() }),
   'page.site': z.object({ site: z.string().nullable() }),
+  'overlay.refresh': z.object({}),
 } satisfies Record<TabRequest['kind'], z.ZodType>;
 
 export const Broadcast = z.discriminatedUnion('kind', [

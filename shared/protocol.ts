@@ -473,7 +473,12 @@ export const requests = {
   },
   'train.report': {
     params: z.object({ dataset: DatasetRef, jobId: Id.optional() }),
-    result: z.object({ report: TrainingReport.nullable(), lrFind: LrFindCurve.nullable() }),
+    result: z.object({
+      report: TrainingReport.nullable(),
+      lrFind: LrFindCurve.nullable(),
+      /** The report is the partial one of a training still under way: `final` is null, the last stage may be short. */
+      running: z.boolean().optional(),
+    }),
   },
   'job.get': {
     params: z.object({ jobId: Id }),
@@ -532,6 +537,8 @@ export const Event = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('job.progress'), job: Job }),
   z.object({ kind: z.literal('job.finished'), job: Job }),
   z.object({ kind: z.literal('train.update'), jobId: Id, update: TrainUpdate }),
+  /** A dataset has a new newest model (trained or imported): predictions made before are stale. */
+  z.object({ kind: z.literal('model.ready'), dataset: z.string(), modelId: Id }),
   z.object({
     kind: z.literal('image.failed'),
     jobId: Id,

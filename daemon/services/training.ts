@@ -38,6 +38,13 @@ export interface TrainingDeps {
   backboneId: string;
   /** Folder with already-present backbones (TEDDY_MODEL_DIR); the model cache is tried first. */
   modelDir?: string | undefined;
+  /** Told of every model recorded for a dataset, so that clients can drop predictions of the previous one. */
+  onModel: (dataset: string, modelId: number) => void;
+  /**
+   * Reports of the trainings under way, by job id: the streamed updates are thinned and a
+   * client that looks in mid-run has missed the earlier ones, so the daemon keeps every point.
+   */
+  liveReports: Map<number, TrainingReport>;
 }
 
 export function createFeatureCache(dataDir: string): FeatureCache {
@@ -134,6 +141,44 @@ class UpdateRelay {
   };
 }
 
+/** Fills a training's partial report from the engine's events, unthinned, as the final report would hold them. */
+class LiveReport {
+  constructor(
+    readonly report: TrainingReport,
+    private readonly epochsOf: (stage: string) => number,
+  ) {}
+
+  private stage(name: string): StageReport {
+    let stage = this.report.stages.find((s) => s.name === name);
+    if (!stage) {
+      // The max LR of stage 2 comes from the LR finder, known to the schedule only: the highest rate seen stands in for it.
+      stage = { name, epochs: this.epochsOf(name), maxLr: 0, rows: [], losses: [], diagnoses: [], seconds: 0 };
+      this.report.stages.push(stage);
+    }
+    return stage;
+  }
+
+  record(stageName: string, event: EngineEvent): void {
+    switch (event.type) {
+      case 'batch': {
+        const stage = this.stage(stageName);
+        stage.losses.push({ iteration: event.record.iteration, loss: event.record.smoothedLoss, lr: event.record.lr });
+        if (typeof stage.maxLr === 'number') stage.maxLr = Math.max(stage.maxLr, event.record.lr);
+        break;
+      }
+      case 'epoch': {
+        const stage = this.stage(stageName);
+        stage.rows.push(event.row);
+        stage.seconds += event.row.seconds;
+        break;
+      }
+      case 'diagnosis':
+        this.stage(stageName).diagnoses = event.diagnoses;
+        break;
+    }
+  }
+}
+
 function stageReport(name: string, epochs: number, maxLr: number | [number, number], fit: FitResult): StageReport {
   return {
     name,
@@ -188,6 +233,24 @@ export async function runTraining(
     ...(onnx.runner ? { bodyPool: onnx.runner } : {}),
   });
   const relay = new UpdateRelay(ctx, send);
+  const live = new LiveReport(
+    {
+      jobId: ctx.jobId,
+      dataset: dataset.name,
+      createdAt: new Date().toISOString(),
+      backend: status.backend,
+      backbone: backbone.spec.id,
+      classes: learner.classes.slice(),
+      trainImages: items.filter((i) => i.split === 'train').length,
+      validImages: items.filter((i) => i.split === 'valid').length,
+      stages: [],
+      lrFind: null,
+      stage2Skipped: null,
+      final: null,
+    },
+    (stage) => (stage === 'stage-2' ? options.stage2Epochs : options.stage1Epochs),
+  );
+  deps.liveReports.set(ctx.jobId, live.report);
   const stageDir = join(deps.dataDir, 'models', `dataset-${datasetId}`, `job-${ctx.jobId}`);
   try {
     const lesson = await runLessonSchedule(learner, {
@@ -199,7 +262,10 @@ export async function runTraining(
       stage2Epochs: options.stage2Epochs,
       lrFindIterations: options.lrFindIterations,
       signal: ctx.signal,
-      onEvent: relay.onEvent,
+      onEvent: (event) => {
+        relay.onEvent(event);
+        live.record(relay.stage, event);
+      },
     });
     const stages = [stageReport('stage-1', options.stage1Epochs, options.stage1Lr, lesson.stage1)];
     if (lesson.stage2 && lesson.stage2Lrs) stages.push(stageReport('stage-2', options.stage2Epochs, lesson.stage2Lrs, lesson.stage2));
@@ -220,7 +286,7 @@ export async function runTraining(
       final,
     };
     deps.store.setJobResult(ctx.jobId, report);
-    deps.store.addModel({
+    const model = deps.store.addModel({
       datasetId,
       jobId: ctx.jobId,
       path: relative(deps.dataDir, lesson.stage2Path ?? lesson.stage1Path),
@@ -228,8 +294,10 @@ export async function runTraining(
       classes: learner.classes.slice(),
       metrics: final,
     });
+    deps.onModel(dataset.name, model.id);
     return report;
   } finally {
+    deps.liveReports.delete(ctx.jobId);
     learner.dispose();
     await onnx.runner?.close();
     backbone.full.dispose();

@@ -40,7 +40,11 @@ const link = new DaemonLink({
     void showBadge(state);
     broadcast({ kind: 'state.changed', state });
   },
-  onEvent: (event: Event) => broadcast({ kind: 'daemon.event', event }),
+  onEvent: (event: Event) => {
+    broadcast({ kind: 'daemon.event', event });
+    // The overlay predicts with the selected dataset only: other datasets' models do not concern it.
+    if (event.kind === 'model.ready' && event.dataset === dataset) void refreshOverlays();
+  },
   onConnected: async (client) => {
     await client.request('dataset.create', { name: dataset });
     const list = await client.request('class.list', { dataset });
@@ -98,6 +102,13 @@ function broadcast(message: Broadcast): void {
   browser.runtime.sendMessage(message).catch(() => {});
 }
 
+/** Tells every tab's overlay to drop its answers; tabs without the content script (or with it off) ignore it. */
+async function refreshOverlays(): Promise<void> {
+  const tabs = await browser.tabs.query({}).catch(() => []);
+  const message = TabRequest.parse({ kind: 'overlay.refresh' });
+  await Promise.all(tabs.map((tab) => (tab.id === undefined ? undefined : browser.tabs.sendMessage(tab.id, message).catch(() => {}))));
+}
+
 async function setClasses(names: string[]): Promise<void> {
   classes = [...names].sort((a, b) => a.localeCompare(b));
   menu = menuModel(classes);
@@ -141,6 +152,7 @@ async function handle(request: BgRequest, sender: Runtime.MessageSender): Promis
         await refreshClasses();
       }
       broadcast({ kind: 'dataset.changed', dataset });
+      void refreshOverlays();
       return { dataset };
     }
     case 'classes.get':

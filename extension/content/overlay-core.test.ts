@@ -111,6 +111,45 @@ describe('prediction overlay', () => {
     expect(document.documentElement.outerHTML).toBe(before);
   });
 
+  it('on refresh drops its answers and asks again for what is visible: failed images get badges, old badges new text', async () => {
+    let model: string | null = null;
+    const predict = vi.fn(async (urls: string[]) => {
+      if (!model) throw new Error('this dataset has no trained model yet');
+      return urls.map((url) => ({ url, top: [{ className: model!, probability: 0.75 }], error: null }));
+    });
+    const first = image('https://example.com/one.jpg', 100);
+    const second = image('https://example.com/two.jpg', 100);
+    const overlay = new PredictionOverlay(document, predict);
+    overlay.start();
+    io().show([first, second]);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(badges()).toHaveLength(0);
+
+    model = 'grizzly';
+    overlay.refresh();
+    await vi.advanceTimersByTimeAsync(150);
+    expect(badges().map((b) => b.textContent)).toEqual(['grizzly 75%', 'grizzly 75%']);
+
+    // An answer still on its way when the next model arrives is from the old one: it must not win.
+    let release!: () => void;
+    predict.mockImplementationOnce(async (urls) => {
+      await new Promise<void>((r) => (release = r));
+      return urls.map((url) => ({ url, top: [{ className: 'stale', probability: 0.9 }], error: null }));
+    });
+    const third = image('https://example.com/three.jpg', 100);
+    await vi.advanceTimersByTimeAsync(0);
+    io().show([third]);
+    await vi.advanceTimersByTimeAsync(150);
+    model = 'black';
+    overlay.refresh();
+    await vi.advanceTimersByTimeAsync(150);
+    release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(badges().map((b) => b.textContent)).toEqual(['black 75%', 'black 75%', 'black 75%']);
+    expect(predict).toHaveBeenCalledTimes(4);
+    overlay.stop();
+  });
+
   it('formats the top class with its probability', () => {
     expect(badgeText({ url: 'u', top: [{ className: 'grizzly', probability: 0.996 }], error: null })).toBe('grizzly 100%');
     expect(badgeText({ url: 'u', top: null, error: 'x' })).toBeNull();

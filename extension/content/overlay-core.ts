@@ -6,7 +6,7 @@
  *   images, so the page's own layout and styles are never touched (no layout shift).
  * - An IntersectionObserver decides what is visible; a MutationObserver catches images
  *   added or changed later. Visible URLs are batched (100 ms, ≤ 64) to `predict`;
- *   answers are cached by URL for the page's lifetime.
+ *   answers are cached by URL until the dataset gets a new model (`refresh`).
  */
 import { MAX_OVERLAY_BATCH, type OverlayPrediction } from '../messages.ts';
 
@@ -54,6 +54,8 @@ export class PredictionOverlay {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly queue = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Bumped by `refresh`: answers to requests sent before it come from the old model and are dropped. */
+  private generation = 0;
   private frame: number | null = null;
   private intersections: IntersectionObserver | null = null;
   private mutations: MutationObserver | null = null;
@@ -103,6 +105,19 @@ export class PredictionOverlay {
   }
 
   private readonly onScroll = (): void => this.scheduleLayout();
+
+  /**
+   * The dataset has a new model: every cached answer (failures for want of a model
+   * included) is stale. What is visible now is asked for again at once; the old badges
+   * stay until their new answers replace them, so nothing flickers.
+   */
+  refresh(): void {
+    if (!this.running) return;
+    this.generation++;
+    this.cache.clear();
+    for (const img of this.visible) this.consider(img);
+    this.scheduleFlush();
+  }
 
   private track(img: HTMLImageElement): void {
     if (this.tracked.has(img)) return;
@@ -179,6 +194,7 @@ export class PredictionOverlay {
 
   private async flush(): Promise<void> {
     const urls = [...this.queue];
+    const generation = this.generation;
     this.queue.clear();
     for (const url of urls) this.cache.set(url, { state: 'pending' });
     const batches: string[][] = [];
@@ -187,20 +203,24 @@ export class PredictionOverlay {
       batches.map(async (batch) => {
         try {
           const predictions = await this.predict(batch);
-          if (!this.running) return;
+          if (!this.running || generation !== this.generation) return;
           for (const p of predictions) this.remember(p.url, { state: 'done', prediction: p });
           for (const url of batch) if (this.cache.get(url)?.state === 'pending') this.remember(url, { state: 'failed', at: Date.now() });
         } catch (err) {
+          if (generation !== this.generation) return;
           for (const url of batch) this.remember(url, { state: 'failed', at: Date.now() });
           console.debug('Teddy overlay: no predictions:', err instanceof Error ? err.message : err);
         }
       }),
     );
-    if (!this.running) return;
+    if (!this.running || generation !== this.generation) return;
+    const asked = new Set(urls);
     for (const img of this.visible) {
       const url = imageUrl(img);
       const entry = url ? this.cache.get(url) : undefined;
-      if (entry?.state === 'done' && !this.badges.has(img) && bigEnough(img.getBoundingClientRect())) this.show(img, entry.prediction);
+      if (entry?.state !== 'done' || !bigEnough(img.getBoundingClientRect())) continue;
+      // A badge from before a refresh is replaced by this answer, or removed when the new model has none.
+      if (!this.badges.has(img) || asked.has(url!)) this.show(img, entry.prediction);
     }
   }
 
@@ -238,7 +258,11 @@ export class PredictionOverlay {
 
   private show(img: HTMLImageElement, prediction: OverlayPrediction): void {
     const text = badgeText(prediction);
-    if (!text) return;
+    if (!text) {
+      this.badges.get(img)?.remove();
+      this.badges.delete(img);
+      return;
+    }
     let badge = this.badges.get(img);
     if (!badge) {
       badge = this.doc.createElement('div');

@@ -15,6 +15,10 @@ if (typeof browser !== 'undefined' && browser.runtime?.id && window === window.t
   browser.runtime.onMessage.addListener((raw: unknown) => {
     const parsed = TabRequest.safeParse(raw);
     if (parsed.success && parsed.data.kind === 'page.site') return Promise.resolve({ site });
+    if (parsed.success && parsed.data.kind === 'overlay.refresh') {
+      overlay.refresh();
+      return Promise.resolve({});
+    }
     return undefined;
   });
   if (site) {

@@ -8,7 +8,7 @@ import { TrainOptions, type Job } from '../../shared/protocol.ts';
 import { daemon } from '../ask.ts';
 import { useBroadcast } from '../ui/hooks.ts';
 import { LineChart } from './charts.tsx';
-import { applyUpdate, EMPTY, formatLr, formatSeconds, fromReport, lossCurves, lrFindView, startLive, type TrainViewModel } from './trainState.ts';
+import { applyUpdate, EMPTY, formatLr, formatSeconds, fromReport, lossCurves, lrFindView, resumeLive, startLive, type TrainViewModel } from './trainState.ts';
 import { errorText, useDataset } from './useDataset.ts';
 
 const OPTIONS_KEY = 'teddy.trainOptions';
@@ -70,6 +70,12 @@ export function TrainView() {
       if (running) {
         setJob(running);
         setModel(startLive(running.id));
+        if (running.kind === 'train') {
+          // Updates only flow from now on: the daemon's partial report has the epochs and losses before.
+          const partial = await daemon('train.report', { dataset, jobId: running.id });
+          const report = partial.running ? partial.report : null;
+          if (report) setModel((m) => (m.jobId === report.jobId ? resumeLive(report, m) : m));
+        }
       } else {
         await loadReport(dataset);
       }

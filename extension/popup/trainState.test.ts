@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { linearTicks, logTicks } from './charts.tsx';
-import { applyUpdate, formatLr, lossCurves, startLive } from './trainState.ts';
+import { applyUpdate, formatLr, lossCurves, resumeLive, startLive } from './trainState.ts';
 
 const row = (epoch: number) => ({ epoch, trainLoss: 1, validLoss: 0.5 - epoch * 0.1, errorRate: 0.2, accuracy: 0.8, seconds: 1 });
 
@@ -24,6 +24,29 @@ describe('live training model', () => {
     m = applyUpdate(m, { type: 'lr-find', iteration: 0, totalIterations: 3, lr: 1e-6, loss: 1 });
     m = applyUpdate(m, { type: 'lr-find', iteration: 1, totalIterations: 3, lr: 1e-4, loss: 0.8 });
     expect(m.lrFind).toMatchObject({ lrs: [1e-6, 1e-4], losses: [1, 0.8], suggestedLr: null });
+  });
+
+  it('resumes from a partial report and keeps following the updates that come after it', () => {
+    const partial = {
+      jobId: 9,
+      dataset: 'bears',
+      createdAt: '2026-01-01T00:00:00Z',
+      backend: 'cpu',
+      backbone: 'tiny',
+      classes: ['black', 'grizzly'],
+      trainImages: 10,
+      validImages: 2,
+      stages: [{ name: 'stage-1', epochs: 4, maxLr: 3e-3, rows: [row(0)], losses: [0, 1, 2].map((i) => ({ iteration: i, loss: 1, lr: 1e-3 })), diagnoses: [], seconds: 1 }],
+      lrFind: null,
+      stage2Skipped: null,
+      final: null,
+    };
+    let m = applyUpdate(startLive(9), { type: 'phase', phase: 'stage-1', message: 'fitting' });
+    m = resumeLive(partial, m);
+    expect(m).toMatchObject({ jobId: 9, live: true, phase: 'fitting', final: null, summary: { classes: ['black', 'grizzly'] } });
+    m = applyUpdate(m, { type: 'batch', stage: 'stage-1', iteration: 3, totalIterations: 8, loss: 0.9, lr: 1e-3 });
+    m = applyUpdate(m, { type: 'epoch', stage: 'stage-1', row: row(1), totalEpochs: 4 });
+    expect(m.stages.map((s) => [s.name, s.rows.length, s.losses.length, s.totalIterations])).toEqual([['stage-1', 2, 4, 8]]);
   });
 
   it('puts both stages on one iteration axis with valid losses at epoch ends', () => {

@@ -78,6 +78,16 @@ export function fromReport(report: TrainingReport): TrainViewModel {
   };
 }
 
+/**
+ * A running training's partial report, from a popup opened mid-run, joined with what the
+ * live model already holds: the report has every point so far, the live model the phase
+ * and whatever streamed in while the report was on its way.
+ */
+export function resumeLive(report: TrainingReport, live: TrainViewModel): TrainViewModel {
+  const resumed = { ...fromReport(report), live: true, phase: live.phase, features: live.features, lrFind: live.lrFind };
+  return { ...resumed, stages: resumed.stages.map((s) => ({ ...s, totalIterations: null })) };
+}
+
 export function startLive(jobId: number): TrainViewModel {
   return { ...EMPTY, jobId, live: true };
 }

@@ -314,6 +314,27 @@ describe.skipIf(!chromiumAvailable)('the lesson-2 workflow from the browser', ()
     expect((await badges()).find((x) => x.url.includes('/shape/stripes/page-2.jpg'))!.cls).toBe('stripes');
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'overlay-page.png'), fullPage: true });
 
+    // A retrain while the page is open: the daemon's model.ready makes the overlay ask again, and the badges in view are rewritten.
+    const rewritten = 'teddyRewrittenBadges';
+    await page.evaluate(
+      (sel, key) => {
+        const seen = new Set<string>();
+        (window as unknown as Record<string, Set<string>>)[key] = seen;
+        new MutationObserver((records) => {
+          for (const r of records) if (r.target instanceof HTMLElement && r.target.classList.contains('badge')) seen.add(r.target.dataset.url!);
+        }).observe(document.querySelector(sel)!.shadowRoot!, { childList: true, subtree: true });
+      },
+      OVERLAY,
+      rewritten,
+    );
+    const shownBefore = (await badges()).length;
+    const { job: retrain } = await client.request('train.start', { dataset: DATASET, options: { stage1Epochs: 1, stage2: 'off' } });
+    await waitFor(() => client.request('job.get', { jobId: retrain.id }), (r) => r.job.state === 'done', 120_000);
+    await timed('overlay refresh', () =>
+      waitFor(() => page.evaluate((key) => (window as unknown as Record<string, Set<string>>)[key]!.size, rewritten), (n) => n >= 4, 30_000),
+    );
+    expect((await badges()).length).toBe(shownBefore);
+
     // Another site, where it is off: untouched.
     const other = await ext.browser.newPage();
     await other.setViewport({ width: 1000, height: 700 });

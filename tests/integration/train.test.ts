@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TeddyClient } from '../../shared/client.ts';
-import type { Job, TrainUpdate } from '../../shared/protocol.ts';
+import type { Event, Job, TrainUpdate } from '../../shared/protocol.ts';
 import { buildConfig } from '../../daemon/config.ts';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon.ts';
 import { registerBackbone } from '../../daemon/engine/backbones.ts';
@@ -19,6 +19,7 @@ let client: TeddyClient;
 const updates = new Map<number, TrainUpdate[]>();
 
 const ended = new Map<number, Job>();
+const modelsReady: Extract<Event, { kind: 'model.ready' }>[] = [];
 
 /** A job can end before its start request is answered: the listener records every end. */
 async function finished(jobId: number): Promise<Job> {
@@ -45,6 +46,7 @@ beforeAll(async () => {
   client.onEvent((e) => {
     if (e.kind === 'train.update') updates.set(e.jobId, [...(updates.get(e.jobId) ?? []), e.update]);
     if (e.kind === 'job.finished') ended.set(e.job.id, e.job);
+    if (e.kind === 'model.ready') modelsReady.push(e);
   });
   await client.request('dataset.create', { name: 'shapes' });
   const { job } = await client.request('job.import', { dataset: 'shapes', dir: shapes });
@@ -92,6 +94,8 @@ describe('training over the protocol', () => {
     expect(model.classes).toEqual(['disc', 'square', 'stripes']);
     expect(model.path).toMatch(/stage-2$/);
     expect(existsSync(join(daemon.dataDir, model.path, 'stage.json'))).toBe(true);
+    // Sent before the job's end, which the first test waited for.
+    expect(modelsReady).toContainEqual({ kind: 'model.ready', dataset: 'shapes', modelId: model.id });
   });
 
   it('runs the LR finder from the trained model and suggests a rate inside the sweep', async () => {
@@ -247,6 +251,7 @@ describe('training over the protocol', () => {
     await client.request('dataset.create', { name: 'imported' });
     const { model: record } = await client.request('model.import', { dataset: 'imported', dir: out });
     expect(record).toMatchObject({ jobId: null, classes: ['disc', 'square', 'stripes'] });
+    expect(modelsReady.at(-1)).toEqual({ kind: 'model.ready', dataset: 'imported', modelId: record.id });
     const bytes = readFileSync(join(daemon.dataDir, images[0]!.file!)).toString('base64');
     const viaImport = await client.request('predict.image', { dataset: 'imported', data: bytes });
     const viaTrained = await client.request('predict.image', { dataset: 'shapes', data: bytes });
@@ -254,13 +259,32 @@ describe('training over the protocol', () => {
     expect(viaImport.top[0]!.probability).toBeCloseTo(viaTrained.top[0]!.probability, 4);
   });
 
-  it('cancels a running training and keeps serving', async () => {
+  it('answers a partial report while a training runs, then cancels it and keeps serving', async () => {
+    const modelsBefore = modelsReady.length;
     const { job } = await client.request('train.start', { dataset: 'shapes', options: { stage1Epochs: 50, stage2: 'off' } });
     const end = finished(job.id);
     await new Promise((r) => setTimeout(r, 300));
     expect(ended.has(job.id)).toBe(false);
+
+    const deadline = Date.now() + 60_000;
+    let partial = await client.request('train.report', { dataset: 'shapes' });
+    while (!(partial.report?.stages[0]?.rows.length ?? 0) && Date.now() < deadline && !ended.has(job.id)) {
+      await new Promise((r) => setTimeout(r, 100));
+      partial = await client.request('train.report', { dataset: 'shapes' });
+    }
+    expect(partial.running).toBe(true);
+    expect(partial.report).toMatchObject({ jobId: job.id, dataset: 'shapes', final: null });
+    expect(partial.report!.stages[0]!.rows.length).toBeGreaterThanOrEqual(1);
+    expect(partial.report!.stages[0]!.losses.length).toBeGreaterThan(0);
+    expect((await client.request('train.report', { dataset: 'shapes', jobId: job.id })).running).toBe(true);
+
     await client.request('job.cancel', { jobId: job.id });
     expect((await end).state).toBe('cancelled');
+    // The cancelled run leaves no partial report and no model behind.
+    const after = await client.request('train.report', { dataset: 'shapes' });
+    expect(after.running).toBeUndefined();
+    expect(after.report?.jobId).not.toBe(job.id);
+    expect(modelsReady.length).toBe(modelsBefore);
     expect((await client.request('status', {})).engine?.backend).toBeTruthy();
   });
 
