@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import type { DuplicateGroup } from '../../shared/protocol.ts';
 import type { FileStore } from '../store/files.ts';
 import type { Store } from '../store/store.ts';
-import { nearDuplicateGroups } from './stats.ts';
+import { cachedDuplicateGroups } from './stats.ts';
 
 /** Small JPEG data URLs: the extension shows them without another route to the daemon. */
 export async function thumbnails(store: Store, files: FileStore, datasetId: number, ids: number[], size: number): Promise<{ id: number; dataUrl: string | null }[]> {
@@ -25,8 +25,9 @@ export async function thumbnails(store: Store, files: FileStore, datasetId: numb
 export function duplicateGroups(store: Store, datasetId: number): DuplicateGroup[] {
   const images = store.listImages(datasetId, { status: ['ok'] }).images.filter((i): i is typeof i & { phash: string } => i.phash !== null);
   const byId = new Map(images.map((i) => [i.id, i]));
-  return nearDuplicateGroups(images)
-    .map((ids) => ids.map((id) => byId.get(id)!))
+  return cachedDuplicateGroups(store, datasetId)
+    .map((ids) => ids.map((id) => byId.get(id)).filter((i) => i !== undefined))
+    .filter((group) => group.length > 1)
     .map((group) => ({
       images: group.map((i) => ({ id: i.id, split: i.split, className: i.className, url: i.url })),
       crossesSplit: new Set(group.map((i) => i.split)).size > 1,

@@ -10,7 +10,7 @@ export interface DownloadDeps extends IngestDeps {
 }
 
 export async function runDownload(deps: DownloadDeps, ctx: JobContext, datasetId: number, retryFailed: boolean): Promise<void> {
-  const ids = deps.store.pendingImageIds(datasetId, retryFailed).filter((id) => /^https?:/i.test(deps.store.getImage(id)?.url ?? ''));
+  const ids = deps.store.pendingImageIds(datasetId, retryFailed);
   ctx.progress.total = ids.length;
   ctx.report();
   const limit = pLimit(deps.download.concurrency);

@@ -33,16 +33,31 @@ export function nearDuplicateGroups(items: { id: number; phash: string }[], maxD
   return [...groups.values()].filter((g) => g.length > 1);
 }
 
+/**
+ * Near-duplicate groups cost O(n²) comparisons and stats are asked for often (the popup
+ * refreshes its counts during downloads): they are recomputed only when the usable images change.
+ */
+const groupCache = new WeakMap<Store, Map<number, { signature: string; groups: number[][] }>>();
+
+export function cachedDuplicateGroups(store: Store, datasetId: number): number[][] {
+  let perStore = groupCache.get(store);
+  if (!perStore) groupCache.set(store, (perStore = new Map()));
+  const signature = store.usableImagesSignature(datasetId);
+  const hit = perStore.get(datasetId);
+  if (hit?.signature === signature) return hit.groups;
+  const usable = store.listImages(datasetId, { status: ['ok'] }).images.filter((i): i is typeof i & { phash: string } => i.phash !== null);
+  const groups = nearDuplicateGroups(usable);
+  perStore.set(datasetId, { signature, groups });
+  return groups;
+}
+
 export function datasetStats(store: Store, datasetName: string): DatasetStats {
   const dataset = store.getDataset(datasetName);
-  const usable = store
-    .listImages(dataset.id, { status: ['ok'] })
-    .images.filter((i): i is typeof i & { phash: string } => i.phash !== null);
   return {
     dataset: dataset.name,
     classes: store.classCounts(dataset.id),
     byStatus: store.countsByStatus(dataset.id),
     byFailure: store.countsByFailure(dataset.id),
-    duplicateGroups: nearDuplicateGroups(usable),
+    duplicateGroups: cachedDuplicateGroups(store, dataset.id),
   };
 }

@@ -353,14 +353,25 @@ export class Store {
     return { images: rows.map(toImage), total };
   }
 
-  /** Ids of the images a download should fetch, oldest first. */
+  /** Ids of the web images a download should fetch, oldest first (imported files are the import's). */
   pendingImageIds(datasetId: number, includeFailed: boolean): number[] {
     const statuses = includeFailed ? "('pending','failed')" : "('pending')";
     return (
-      this.db.prepare(`SELECT id FROM images WHERE dataset_id = ? AND status IN ${statuses} ORDER BY id`).all(datasetId) as {
-        id: number;
-      }[]
+      this.db
+        .prepare(
+          `SELECT id FROM images WHERE dataset_id = ? AND status IN ${statuses}
+           AND (url LIKE 'http://%' OR url LIKE 'https://%') ORDER BY id`,
+        )
+        .all(datasetId) as { id: number }[]
     ).map((r) => r.id);
+  }
+
+  /** Changes whenever the dataset's usable images change (added, removed, relabelled): a cache key. */
+  usableImagesSignature(datasetId: number): string {
+    const row = this.db
+      .prepare(`SELECT COUNT(*) AS n, MAX(id) AS maxId, MAX(updated_at) AS changed FROM images WHERE dataset_id = ? AND status = 'ok'`)
+      .get(datasetId) as { n: number; maxId: number | null; changed: string | null };
+    return `${row.n}:${row.maxId}:${row.changed}`;
   }
 
   noteAttempt(imageId: number): void {
