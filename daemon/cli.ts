@@ -16,6 +16,7 @@ import { MAX_URLS_PER_ADD, type Job, type LrFindCurve } from '../shared/protocol
 import { formatEpochTable } from './engine/recorder.ts';
 import { applyDownloadEnv, buildConfig, EXTENSION_ID, resolveDataDir, resolvePort } from './config.ts';
 import { RUNTIME_FILE, startDaemon } from './daemon.ts';
+import { DataDirInUseError } from './dataDirLock.ts';
 import { readToken } from './token.ts';
 import { DAEMON_VERSION } from './version.ts';
 
@@ -618,6 +619,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ProtocolError) {
       console.error(`teddy: ${err.message}`);
       return err.code === 'unauthorized' ? EXIT.unauthorized : err.code === 'invalid_params' ? EXIT.usage : EXIT.failed;
+    }
+    if (err instanceof DataDirInUseError) {
+      console.error(`teddy: ${err.message}`);
+      return EXIT.failed;
     }
     if (err instanceof ConnectionClosedError) {
       console.error(`teddy: ${err.message}`);

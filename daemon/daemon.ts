@@ -5,6 +5,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonConfig } from './config.ts';
+import { lockDataDir } from './dataDirLock.ts';
 import { startServer } from './server.ts';
 import { initBackend } from './engine/index.ts';
 import { JobRunner } from './services/jobRunner.ts';
@@ -31,6 +32,7 @@ export interface RunningDaemon {
 
 export async function startDaemon(config: DaemonConfig, log: (message: string) => void = () => {}): Promise<RunningDaemon> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(config.dataDir);
   if (registerBackboneFromDir(config.engine.backboneId, config.engine.modelDir)) log(`backbone ${config.engine.backboneId} registered from ${config.engine.modelDir}`);
   const token = ensureToken(config.dataDir);
   const store = new Store(join(config.dataDir, 'teddy.db'));
@@ -48,31 +50,39 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
   const predictions = new PredictionService(store, config.dataDir, config.download);
   let broadcast: (event: Parameters<Awaited<ReturnType<typeof startServer>>['broadcast']>[0]) => void = () => {};
   const jobs = new JobRunner(store, (event) => broadcast(event), log);
-  const server = await startServer({
-    host: config.host,
-    port: config.port,
-    token,
-    allowedOrigins: config.allowedOrigins,
-    context: {
-      config,
-      store,
-      files,
-      jobs,
-      startedAt: Date.now(),
-      predictions,
-      training: {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      host: config.host,
+      port: config.port,
+      token,
+      allowedOrigins: config.allowedOrigins,
+      context: {
+        config,
         store,
         files,
-        dataDir: config.dataDir,
-        featureCache: createFeatureCache(config.dataDir),
-        backboneId: config.engine.backboneId,
-        modelDir: config.engine.modelDir,
-        onModel: (dataset, modelId) => broadcast({ kind: 'model.ready', dataset, modelId }),
-        liveReports: new Map(),
+        jobs,
+        startedAt: Date.now(),
+        predictions,
+        training: {
+          store,
+          files,
+          dataDir: config.dataDir,
+          featureCache: createFeatureCache(config.dataDir),
+          backboneId: config.engine.backboneId,
+          modelDir: config.engine.modelDir,
+          onModel: (dataset, modelId) => broadcast({ kind: 'model.ready', dataset, modelId }),
+          liveReports: new Map(),
+        },
       },
-    },
-    log,
-  });
+      log,
+    });
+  } catch (err) {
+    // A port already taken, say: leave the data directory as it was found.
+    store.close();
+    unlock();
+    throw err;
+  }
   broadcast = server.broadcast;
   // The engine's backend starts in the background so that status can report it early.
   initBackend().then(
@@ -106,6 +116,7 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
       await predictions.close();
       store.close();
       rmSync(runtimePath, { force: true });
+      unlock();
     },
   };
 }

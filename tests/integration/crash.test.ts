@@ -93,3 +93,24 @@ describe('a daemon killed with SIGKILL in the middle of a download', () => {
     client.close();
   });
 });
+
+describe('one daemon per data directory', () => {
+  it('refuses a second daemon on a data directory in use, and takes over a lock left by a killed one', async () => {
+    const dir = tempDataDir();
+    const first = await startDaemonProcess(dir);
+    try {
+      await expect(startDaemonProcess(dir)).rejects.toThrow(/another Teddy daemon \(pid \d+\) is using/);
+      // The first one was left alone: it still answers.
+      const client = await first.client();
+      expect((await client.request('status', {})).pid).toBe(first.child.pid);
+      client.close();
+    } finally {
+      await first.kill();
+    }
+    // Its lock survives the SIGKILL; a new daemon sees its holder is gone and starts.
+    expect(readdirSync(dir)).toContain('daemon.lock');
+    const next = await startDaemonProcess(dir);
+    await next.stop();
+    expect(readdirSync(dir)).not.toContain('daemon.lock');
+  });
+});
