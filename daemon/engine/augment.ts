@@ -99,7 +99,7 @@ export interface Normalization {
   std: readonly [number, number, number];
 }
 
-function reflect(coord: number, size: number): number {
+export function reflect(coord: number, size: number): number {
   // Reflect about the pixel-edge borders [-0.5, size-0.5], then clamp for safety.
   const period = 2 * size;
   let c = (coord + 0.5) % period;

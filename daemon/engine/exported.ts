@@ -8,9 +8,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IDENTITY_TRANSFORM, renderTransformed, type Normalization } from './augment.ts';
+import type { Normalization } from './augment.ts';
 import { sharpDecoder, type ImageDecoder } from './images.ts';
 import { predictionFromRow, type Prediction } from './learner.ts';
+import { centreCropBatch } from './onnx/preprocess.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
 import { classifierToOnnx, ONNX_INPUT, ONNX_OPSET } from './onnx/export.ts';
 import { readStageInfo } from './stages.ts';
@@ -135,14 +136,11 @@ export class ExportedPredictor {
 
   async predictFiles(files: readonly (string | Buffer)[]): Promise<Prediction[]> {
     const size = this.metadata.input.size;
-    const per = size * size * 3;
     const norm: Normalization = { mean: this.metadata.preprocessing.mean, std: this.metadata.preprocessing.std };
     const out: Prediction[] = [];
     for (let start = 0; start < files.length; start += 16) {
       const batch = files.slice(start, start + 16);
-      const images = await Promise.all(batch.map((f) => this.decoder.decode(f, size)));
-      const pixels = new Float32Array(batch.length * per);
-      images.forEach((img, k) => renderTransformed(img, size, IDENTITY_TRANSFORM, norm, pixels.subarray(k * per, (k + 1) * per)));
+      const pixels = await centreCropBatch(this.decoder, batch, size, norm);
       const probs = tf.tidy(() => this.model.predict(tf.tensor4d(pixels, [batch.length, size, size, 3])) as tf.Tensor2D);
       const data = (await probs.data()) as Float32Array;
       probs.dispose();

@@ -8,10 +8,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IDENTITY_TRANSFORM, renderTransformed, type Normalization } from './augment.ts';
+import type { Normalization } from './augment.ts';
 import { concatPool } from './head.ts';
 import { sharpDecoder, type ImageDecoder } from './images.ts';
 import { predictionFromRow, type Learner, type Prediction } from './learner.ts';
+import { centreCropBatch } from './onnx/preprocess.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
 import { classifierToOnnx } from './onnx/export.ts';
 
@@ -120,13 +121,10 @@ export class StagePredictor {
   /** Predictions for image files, or for their bytes. */
   async predictFiles(files: readonly (string | Buffer)[]): Promise<Prediction[]> {
     const size = this.info.imageSize;
-    const per = size * size * 3;
     const out: Prediction[] = [];
     for (let start = 0; start < files.length; start += 16) {
       const batch = files.slice(start, start + 16);
-      const images = await Promise.all(batch.map((f) => this.decoder.decode(f, size)));
-      const pixels = new Float32Array(batch.length * per);
-      images.forEach((img, k) => renderTransformed(img, size, IDENTITY_TRANSFORM, this.info.normalization, pixels.subarray(k * per, (k + 1) * per)));
+      const pixels = await centreCropBatch(this.decoder, batch, size, this.info.normalization);
       const probs = tf.tidy(() => {
         const x = tf.tensor4d(pixels, [batch.length, size, size, 3]);
         const features = concatPool(this.body.predict(x) as tf.Tensor4D);

@@ -23,7 +23,7 @@ export interface InterpretationResult {
 export async function runInterpretation(deps: TrainingDeps, ctx: JobContext, datasetId: number): Promise<InterpretationResult> {
   const model = deps.store.latestModel(datasetId);
   if (!model) throw new DaemonError('not_found', 'this dataset has no trained model yet: train first');
-  const dataset = deps.store.listDatasets().find((d) => d.id === datasetId)!;
+  const dataset = deps.store.getDatasetById(datasetId);
   const { images } = deps.store.listImages(datasetId, { status: ['ok'] });
   const byFile = new Map(images.filter((i) => i.file).map((i) => [deps.files.absolute(i.file!), i.id]));
   // Images of classes the model never saw cannot be scored against it.

@@ -30,7 +30,7 @@ export async function exportModel(
   if (!record || record.datasetId !== datasetId) throw new DaemonError('not_found', modelId !== undefined ? `no model ${modelId} in this dataset` : 'this dataset has no trained model yet');
   const target = await checkExportTarget(dir, dataDir, EXPORT_METADATA_FILE);
   const source = join(dataDir, record.path);
-  const dataset = store.listDatasets().find((d) => d.id === datasetId)!;
+  const dataset = store.getDatasetById(datasetId);
   const counts = store.classCounts(datasetId);
   let classes: string[];
   try {

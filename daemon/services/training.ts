@@ -210,7 +210,7 @@ export async function runTraining(
   options: TrainOptions,
   send: (update: TrainUpdate) => void,
 ): Promise<TrainingReport> {
-  const dataset = deps.store.listDatasets().find((d) => d.id === datasetId)!;
+  const dataset = deps.store.getDatasetById(datasetId);
   const items = datasetItems(deps, datasetId);
   checkTrainable(items);
   const status = await initBackend();
@@ -233,21 +233,18 @@ export async function runTraining(
     ...(onnx.runner ? { bodyPool: onnx.runner } : {}),
   });
   const relay = new UpdateRelay(ctx, send);
+  const header = {
+    jobId: ctx.jobId,
+    dataset: dataset.name,
+    createdAt: new Date().toISOString(),
+    backend: status.backend,
+    backbone: backbone.spec.id,
+    classes: learner.classes.slice(),
+    trainImages: items.filter((i) => i.split === 'train').length,
+    validImages: items.filter((i) => i.split === 'valid').length,
+  };
   const live = new LiveReport(
-    {
-      jobId: ctx.jobId,
-      dataset: dataset.name,
-      createdAt: new Date().toISOString(),
-      backend: status.backend,
-      backbone: backbone.spec.id,
-      classes: learner.classes.slice(),
-      trainImages: items.filter((i) => i.split === 'train').length,
-      validImages: items.filter((i) => i.split === 'valid').length,
-      stages: [],
-      lrFind: null,
-      stage2Skipped: null,
-      final: null,
-    },
+    { ...header, stages: [], lrFind: null, stage2Skipped: null, final: null },
     (stage) => (stage === 'stage-2' ? options.stage2Epochs : options.stage1Epochs),
   );
   deps.liveReports.set(ctx.jobId, live.report);
@@ -272,14 +269,8 @@ export async function runTraining(
     const last = stages.at(-1)!.rows.at(-1);
     const final = last ? { errorRate: last.errorRate, validLoss: last.validLoss, accuracy: last.accuracy } : null;
     const report: TrainingReport = {
-      jobId: ctx.jobId,
-      dataset: dataset.name,
+      ...header,
       createdAt: new Date().toISOString(),
-      backend: status.backend,
-      backbone: backbone.spec.id,
-      classes: learner.classes.slice(),
-      trainImages: items.filter((i) => i.split === 'train').length,
-      validImages: items.filter((i) => i.split === 'valid').length,
       stages,
       lrFind: lesson.lrFind ? curve(lesson.lrFind, true) : null,
       stage2Skipped: lesson.stage2Skipped,
@@ -311,7 +302,7 @@ export async function runLrFind(
   params: { unfrozen: boolean; iterations: number },
   send: (update: TrainUpdate) => void,
 ): Promise<LrFindCurve> {
-  const dataset = deps.store.listDatasets().find((d) => d.id === datasetId)!;
+  const dataset = deps.store.getDatasetById(datasetId);
   const items = datasetItems(deps, datasetId);
   checkTrainable(items);
   const status = await initBackend();

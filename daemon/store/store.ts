@@ -268,7 +268,7 @@ export class Store {
     return dataset;
   }
 
-  private getDatasetById(id: number): Dataset {
+  getDatasetById(id: number): Dataset {
     return toDataset(this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow);
   }
 

@@ -14,7 +14,7 @@ import { readExportMetadata } from '../exported.ts';
 import { loadLayersModelFromDir, writeAtomic } from '../model-io.ts';
 import { readStageInfo } from '../stages.ts';
 import { classifierToOnnx, ONNX_INPUT } from './export.ts';
-import { renderCentreCrop } from './preprocess.ts';
+import { centreCropBatch } from './preprocess.ts';
 import { createSession, loadOnnxRuntime, type Ort, type OrtSession } from './runtime.ts';
 
 export const ONNX_MODEL_FILE = 'model.onnx';
@@ -74,15 +74,10 @@ export class OnnxPredictor {
 
   async predictFiles(files: readonly (string | Buffer)[]): Promise<Prediction[]> {
     const size = this.info.imageSize;
-    const per = size * size * 3;
     const out: Prediction[] = [];
     for (let start = 0; start < files.length; start += 16) {
       const batch = files.slice(start, start + 16);
-      const pixels = new Float32Array(batch.length * per);
-      // Each image is cropped as soon as it is decoded, while sharp's threads decode the others.
-      await Promise.all(
-        batch.map(async (f, k) => renderCentreCrop(await this.decoder.decode(f, size), size, this.info.normalization, pixels.subarray(k * per, (k + 1) * per))),
-      );
+      const pixels = await centreCropBatch(this.decoder, batch, size, this.info.normalization);
       const data = await this.forward(pixels, batch.length);
       const k = this.classes.length;
       batch.forEach((_, i) => out.push(predictionFromRow(this.classes, data.subarray(i * k, (i + 1) * k))));

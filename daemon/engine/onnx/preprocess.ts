@@ -6,7 +6,8 @@
  * fast that the general renderer (rotation, warp, reflection per pixel) cost more than it.
  * augment.test-style equality is checked in preprocess.test.ts.
  */
-import type { Normalization, RgbImage } from '../augment.ts';
+import { reflect, type Normalization, type RgbImage } from '../augment.ts';
+import type { ImageDecoder } from '../images.ts';
 
 const tableCache = new Map<string, Float32Array[]>();
 
@@ -24,15 +25,6 @@ function identityTables(norm: Normalization): Float32Array[] {
     tableCache.set(key, tables);
   }
   return tables;
-}
-
-function reflect(coord: number, size: number): number {
-  const period = 2 * size;
-  let c = (coord + 0.5) % period;
-  if (c < 0) c += period;
-  if (c >= size) c = period - c;
-  c -= 0.5;
-  return c < 0 ? 0 : c > size - 1 ? size - 1 : c;
 }
 
 /** Sample positions along one axis: lower index, upper index, fraction. */
@@ -81,4 +73,13 @@ export function renderCentreCrop(src: RgbImage, size: number, norm: Normalizatio
       out[o++] = t2[Math.round((data[i00 + 2] as number) * w00 + (data[i01 + 2] as number) * w01 + (data[i10 + 2] as number) * w10 + (data[i11 + 2] as number) * w11)] as number;
     }
   }
+}
+
+/** Decodes a batch and renders each image's centre crop into one NHWC float buffer, decoding in parallel. */
+export async function centreCropBatch(decoder: ImageDecoder, files: readonly (string | Buffer)[], size: number, norm: Normalization): Promise<Float32Array> {
+  const per = size * size * 3;
+  const pixels = new Float32Array(files.length * per);
+  // Each image is cropped as soon as it is decoded, while sharp's threads decode the others.
+  await Promise.all(files.map(async (f, k) => renderCentreCrop(await decoder.decode(f, size), size, norm, pixels.subarray(k * per, (k + 1) * per))));
+  return pixels;
 }
