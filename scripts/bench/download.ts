@@ -3,10 +3,10 @@
  * served from a local HTTP server to a real daemon process.
  * Last line: {"bench":"download","images":N,"images_per_s":X,"peak_rss_mb":Y}
  */
-import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { removeTempDirs, startDaemonProcess, tempDataDir, waitFor } from '../../tests/helpers/daemonProcess.ts';
 import { serveBytes, startImageServer } from '../../tests/helpers/imageServer.ts';
+import { peakResidentMb } from '../../tests/helpers/processMemory.ts';
 
 async function makeImage(seed: number): Promise<Buffer> {
   const side = 200 + ((seed * 7919) % 1801);
@@ -20,12 +20,6 @@ async function makeImage(seed: number): Promise<Buffer> {
     .composite([{ input: tile, tile: true, blend: 'overlay' }])
     .jpeg({ quality: 85 })
     .toBuffer();
-}
-
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
-  return match ? Math.round(Number(match[1]) / 1024) : NaN;
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -51,7 +45,7 @@ export async function main(args: string[]): Promise<void> {
     );
     const seconds = (performance.now() - started) / 1000;
     const ok = done.job.progress.ok;
-    const rss = peakRssMb(daemon.child.pid!);
+    const rss = peakResidentMb(daemon.child.pid!);
     console.error(`download: ${done.job.state}, ${ok}/${count} ok in ${seconds.toFixed(1)} s`);
     console.log(JSON.stringify({ bench: 'download', images: ok, images_per_s: Number((ok / seconds).toFixed(1)), peak_rss_mb: rss }));
   } finally {

@@ -4,11 +4,11 @@
  * predictions during a training.
  * Last line: {"bench":"reliability","messages_fuzzed":N,"faults_injected":K,"faults_survived":K2,"records_lost":0,"peak_rss_mb":R}
  */
-import { readFileSync } from 'node:fs';
 import { removeTempDirs, startDaemonProcess, tempDataDir } from '../../tests/helpers/daemonProcess.ts';
 import { runFaultTrials } from '../../tests/helpers/faults.ts';
 import { fuzzDaemon } from '../../tests/helpers/fuzz.ts';
 import { runLoad } from '../../tests/helpers/load.ts';
+import { peakResidentMb } from '../../tests/helpers/processMemory.ts';
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -22,7 +22,7 @@ export async function main(args: string[]): Promise<void> {
     const daemon = await startDaemonProcess(tempDataDir('teddy-bench-fuzz-'));
     const fuzz = await fuzzDaemon(daemon.port, daemon.token, messages, 11);
     const fuzzAlive = daemon.child.exitCode === null;
-    const fuzzPeak = Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8'))![1]) / 1024);
+    const fuzzPeak = peakResidentMb(daemon.child.pid!);
     await daemon.stop();
     console.error(`fuzz: ${fuzz.messages} frames, ${fuzz.reconnects} reconnects, ${fuzz.unanswered} unanswered markers, daemon ${fuzzAlive ? 'alive' : 'DEAD'}, peak ${fuzzPeak} MB`);
 

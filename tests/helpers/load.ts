@@ -2,11 +2,12 @@
  * Load: several clients adding many URLs at once, then a burst of overlay predictions
  * while a training job runs. Used by the load test and the reliability benchmark.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemonProcess, tempDataDir, waitFor } from './daemonProcess.ts';
 import { generatedJpeg } from './images.ts';
 import { serveBytes, startImageServer } from './imageServer.ts';
+import { peakResidentMb } from './processMemory.ts';
 import { TINY_BACKBONE, writeTinyBackbone } from './tinyBackbone.ts';
 
 export interface LoadReport {
@@ -22,10 +23,6 @@ export interface LoadReport {
   trainingState: string;
   /** The daemon process's peak resident memory over the whole run. */
   peakRssMb: number;
-}
-
-function peakRssMb(pid: number): number {
-  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024);
 }
 
 export async function runLoad(options: { clients: number; urlsPerClient: number; predictions: number }): Promise<LoadReport> {
@@ -98,7 +95,7 @@ export async function runLoad(options: { clients: number; urlsPerClient: number;
       (r) => r.job.state !== 'running' && r.job.state !== 'queued',
       300_000,
     );
-    const peak = peakRssMb(daemon.child.pid!);
+    const peak = peakResidentMb(daemon.child.pid!);
     for (const client of clients) client.close();
     return {
       clients: options.clients,
