@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../config.ts';
-import { differenceHash, hammingDistance, processImage } from './pipeline.ts';
+import { checkImage, differenceHash, hammingDistance, processImage } from './pipeline.ts';
 
 const settings = buildConfig({ dataDir: '/tmp/unused' }).images;
 
@@ -81,5 +81,15 @@ describe('differenceHash', () => {
     const other = await sharp(a).flop().jpeg().toBuffer();
     expect(hammingDistance(await differenceHash(a), await differenceHash(resized))).toBeLessThanOrEqual(4);
     expect(hammingDistance(await differenceHash(a), await differenceHash(other))).toBeGreaterThan(20);
+  });
+});
+
+describe('checkImage', () => {
+  it('passes a good stored image and fails a truncated one, as processImage does', async () => {
+    const good = await gradient(300, 200);
+    expect(await checkImage(good, settings)).toEqual({ ok: true });
+    const truncated = good.subarray(0, Math.floor(good.length * 0.6));
+    expect(await checkImage(truncated, settings)).toMatchObject({ ok: false, reason: 'undecodable' });
+    expect((await processImage(truncated, settings)).ok).toBe(false);
   });
 });

@@ -52,7 +52,8 @@ export function hammingDistance(a: string, b: string): number {
   return n;
 }
 
-export async function processImage(input: Buffer, settings: ImageSettings): Promise<ProcessedImage | RejectedImage> {
+/** The checks every image passes before it is decoded in full: its kind, its size from the header. */
+async function inspect(input: Buffer, settings: ImageSettings): Promise<{ ok: true; meta: sharp.Metadata } | RejectedImage> {
   const markup = sniffNonImage(input);
   if (markup) return { ok: false, reason: 'not_an_image', detail: markup };
 
@@ -76,6 +77,28 @@ export async function processImage(input: Buffer, settings: ImageSettings): Prom
   if (Math.min(width, height) < settings.minSide) {
     return { ok: false, reason: 'too_small', detail: `${width}×${height} is smaller than ${settings.minSide} px on a side` };
   }
+  return { ok: true, meta };
+}
+
+/**
+ * Whether an image (a stored one, for `verify`) still passes: the same checks and a full
+ * decode as when it came in, without re-encoding it.
+ */
+export async function checkImage(input: Buffer, settings: ImageSettings): Promise<{ ok: true } | RejectedImage> {
+  const inspected = await inspect(input, settings);
+  if (!inspected.ok) return inspected;
+  try {
+    await sharp(input, { failOn: 'error', limitInputPixels: settings.maxInputPixels }).raw().toBuffer();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: 'undecodable', detail: (err as Error).message };
+  }
+}
+
+export async function processImage(input: Buffer, settings: ImageSettings): Promise<ProcessedImage | RejectedImage> {
+  const inspected = await inspect(input, settings);
+  if (!inspected.ok) return inspected;
+  const { meta } = inspected;
 
   try {
     const keepAlpha = meta.hasAlpha === true && !(await sharp(input, { failOn: 'error' }).stats()).isOpaque;

@@ -3,7 +3,7 @@
  * stored image is decoded again; what fails goes to the trash with its reason, from
  * where it can be restored.
  */
-import { processImage } from '../images/pipeline.ts';
+import { checkImage } from '../images/pipeline.ts';
 import type { IngestDeps } from './ingest.ts';
 import type { JobContext } from './jobRunner.ts';
 
@@ -17,7 +17,7 @@ export async function runVerify(deps: IngestDeps, ctx: JobContext, datasetId: nu
     if (!image.file || !(await deps.files.exists(image.file))) {
       outcome = { reason: 'missing_file', detail: 'the image file is gone from the data directory' };
     } else {
-      const checked = await processImage(await deps.files.read(image.file), deps.images);
+      const checked = await checkImage(await deps.files.read(image.file), deps.images);
       if (!checked.ok) outcome = checked;
     }
     ctx.progress.done++;
