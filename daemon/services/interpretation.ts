@@ -4,13 +4,12 @@
  * confusion matrices, most-confused pairs and top losses are then derived on request
  * from the images' *current* labels, so a relabel or a delete shows at once.
  */
-import { join } from 'node:path';
 import type { InterpretationItem, InterpretationView, ParsedParams } from '../../shared/protocol.ts';
-import { Learner, loadStage } from '../engine/index.ts';
+import { Learner } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
 import { DaemonError } from './errors.ts';
 import type { JobContext } from './jobRunner.ts';
-import { backboneFor, datasetItems, onnxBody, type TrainingDeps } from './training.ts';
+import { backboneFor, datasetItems, loadRecordedModel, onnxBody, type TrainingDeps } from './training.ts';
 
 /** What an interpretation job keeps: one probability vector per image, in the model's class order. */
 export interface InterpretationResult {
@@ -42,8 +41,7 @@ export async function runInterpretation(deps: TrainingDeps, ctx: JobContext, dat
     ...(onnx.runner ? { bodyPool: onnx.runner } : {}),
   });
   try {
-    const path = join(deps.dataDir, model.path);
-    await loadStage(learner, join(path, '..'), path.split('/').at(-1)!);
+    await loadRecordedModel(learner, deps.dataDir, model);
     const predictions: InterpretationResult['predictions'] = [];
     const chunk = 64;
     for (let start = 0; start < items.length; start += chunk) {

@@ -3,7 +3,7 @@
  * events turned into protocol updates, the result kept as a report and a model record.
  * The engine itself knows nothing of this.
  */
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import type { LrFindCurve, StageReport, TrainingReport, TrainOptions, TrainUpdate } from '../../shared/protocol.ts';
 import {
   BackboneUnavailableError,
@@ -22,7 +22,7 @@ import {
 } from '../engine/index.ts';
 import { OnnxBodyRunner } from '../engine/onnx/body-runner.ts';
 import type { FileStore } from '../store/files.ts';
-import type { Store } from '../store/store.ts';
+import type { ModelRecord, Store } from '../store/store.ts';
 import { DaemonError } from './errors.ts';
 import type { JobContext } from './jobRunner.ts';
 
@@ -59,6 +59,12 @@ export async function engineStatus(): Promise<BackendStatus> {
 export async function onnxBody(backbone: LoadedBackbone): Promise<{ runner: OnnxBodyRunner | undefined; note: string }> {
   const made = await OnnxBodyRunner.create(backbone.body);
   return made.runner ? { runner: made.runner, note: `frozen body on ${made.runner.description}` } : { runner: undefined, note: `frozen body on tfjs (${made.reason})` };
+}
+
+/** Loads a recorded model's stage folder (`<dir>/<stage>`) into a learner. */
+export async function loadRecordedModel(learner: Learner, dataDir: string, model: ModelRecord): Promise<void> {
+  const path = join(dataDir, model.path);
+  await loadStage(learner, dirname(path), basename(path));
 }
 
 export function datasetItems(deps: TrainingDeps, datasetId: number): DatasetItem[] {
@@ -320,8 +326,7 @@ export async function runLrFind(
   try {
     if (model) {
       // Like the lesson: the finder runs from the trained model (stage 1), not from scratch.
-      const path = join(deps.dataDir, model.path);
-      await loadStage(learner, join(path, '..'), path.split('/').at(-1)!);
+      await loadRecordedModel(learner, deps.dataDir, model);
       send({ type: 'phase', phase: 'load', message: `loaded ${model.path}` });
     }
     if (params.unfrozen) learner.unfreeze();
