@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Normalization } from './augment.ts';
-import { sharpDecoder, type ImageDecoder } from './images.ts';
+import { fastDecoder } from './fastDecoder.ts';
+import type { ImageDecoder } from './images.ts';
 import { predictionFromRow, type Prediction } from './learner.ts';
 import { centreCropBatch } from './onnx/preprocess.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
@@ -125,7 +126,7 @@ export class ExportedPredictor {
     private readonly decoder: ImageDecoder,
   ) {}
 
-  static async load(dir: string, decoder: ImageDecoder = sharpDecoder): Promise<ExportedPredictor> {
+  static async load(dir: string, decoder: ImageDecoder = fastDecoder): Promise<ExportedPredictor> {
     const metadata = await readExportMetadata(dir);
     return new ExportedPredictor(metadata, await loadLayersModelFromDir(dir), decoder);
   }

@@ -39,6 +39,7 @@ export { oneCycleAt, lrsForGroups, exponentialSweep, suggestLr, DEFAULT_ONE_CYCL
 export { DEFAULT_AUGMENT, type AugmentOptions, type Normalization } from './augment.ts';
 export { loadLayersModelFromDir, saveLayersModelToDir, readModelArtifacts } from './model-io.ts';
 export { sharpDecoder, type ImageDecoder } from './images.ts';
+export { fastDecoder } from './fastDecoder.ts';
 export { FeatureCache, featureKey } from './feature-cache.ts';
 export { withEventStream, type EventStream } from './events.ts';
 export { BodyWorkerPool } from './body-pool.ts';

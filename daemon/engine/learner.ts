@@ -15,7 +15,8 @@ import { DEFAULT_AUGMENT, IDENTITY_TRANSFORM, drawTransform, renderTransformed, 
 import type { BackboneSpec, LoadedBackbone } from './backbones.ts';
 import { FeatureCache, featureKey } from './feature-cache.ts';
 import { buildHead, concatPool } from './head.ts';
-import { sharpDecoder, type ImageDecoder } from './images.ts';
+import { fastDecoder } from './fastDecoder.ts';
+import type { ImageDecoder } from './images.ts';
 import { AdamW } from './optimizer.ts';
 import { chunk, prefetch, yieldToEventLoop } from './pipeline.ts';
 import { diagnose, type BatchRecord, type Diagnosis, type EpochRow } from './recorder.ts';
@@ -241,7 +242,7 @@ export class Learner {
     this.augmentSeed = options.augmentSeed ?? 42;
     this.weightDecay = options.weightDecay ?? 1e-2;
     this.cache = options.featureCache ?? new FeatureCache(options.featureCacheDir);
-    this.decoder = options.decoder ?? sharpDecoder;
+    this.decoder = options.decoder ?? fastDecoder;
     this.bodyPool = options.bodyPool;
     this.bodyVersion = `pretrained:${this.spec.id}`;
     const featureShape = this.body.outputs[0]?.shape;

@@ -10,7 +10,8 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Normalization } from './augment.ts';
 import { concatPool } from './head.ts';
-import { sharpDecoder, type ImageDecoder } from './images.ts';
+import { fastDecoder } from './fastDecoder.ts';
+import type { ImageDecoder } from './images.ts';
 import { predictionFromRow, type Learner, type Prediction } from './learner.ts';
 import { centreCropBatch } from './onnx/preprocess.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
@@ -108,7 +109,7 @@ export class StagePredictor {
     private readonly decoder: ImageDecoder,
   ) {}
 
-  static async load(stagePath: string, decoder: ImageDecoder = sharpDecoder): Promise<StagePredictor> {
+  static async load(stagePath: string, decoder: ImageDecoder = fastDecoder): Promise<StagePredictor> {
     const info = await readStageInfo(stagePath);
     const [body, head] = await Promise.all([loadLayersModelFromDir(join(stagePath, 'body')), loadLayersModelFromDir(join(stagePath, 'head'))]);
     return new StagePredictor(info, body, head, decoder);

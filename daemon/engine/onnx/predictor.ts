@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Normalization } from '../augment.ts';
-import { sharpDecoder, type ImageDecoder } from '../images.ts';
+import type { ImageDecoder } from '../images.ts';
+import { fastDecoder } from '../fastDecoder.ts';
 import { predictionFromRow, type Prediction } from '../learner.ts';
 import { readExportMetadata } from '../exported.ts';
 import { loadLayersModelFromDir, writeAtomic } from '../model-io.ts';
@@ -58,7 +59,7 @@ export class OnnxPredictor {
     if (!state.available) throw new Error(`onnxruntime-node unavailable: ${state.reason}`);
     const threads = options.threads ?? state.threads;
     const session = await createSession(state.ort, new Uint8Array(await readFile(modelFile)), threads);
-    return new OnnxPredictor(info, state.ort, session, options.decoder ?? sharpDecoder, `onnxruntime-node ${state.version} (${threads} threads)`);
+    return new OnnxPredictor(info, state.ort, session, options.decoder ?? fastDecoder, `onnxruntime-node ${state.version} (${threads} threads)`);
   }
 
   get classes(): string[] {

@@ -45,5 +45,8 @@ export async function createSession(ort: Ort, model: Uint8Array | string, thread
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Between two runs the pool's threads would otherwise spin, taking a core from the
+    // decoding of the next batch: with spinning, decoding 16 images took 22 ms instead of 15.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
 }

@@ -16,6 +16,8 @@ import { DaemonError } from '../errors.ts';
 import type { ImageOutcome, PredictionRuntime, PredictReply, PredictRequest } from './messages.ts';
 
 const MAX_BATCH = 16;
+/** How long a batch may wait for more requests of the same burst. */
+const BATCH_WINDOW_MS = 2;
 /** Images waiting for the worker at most; beyond, requests are refused as busy rather than queued without bound. */
 const MAX_QUEUED = 4096;
 const URL_CACHE_ENTRIES = 5000;
@@ -114,11 +116,22 @@ export class PredictionService {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // Requests arriving in the same turn of the event loop share a batch.
-    setImmediate(() => {
+    const started = performance.now();
+    let seen = 0;
+    // Requests sent together can reach us over several turns of the event loop (a client's
+    // burst is read in chunks), so a batch is cut once a whole turn brings nothing new, it
+    // is full, or BATCH_WINDOW_MS have passed: a burst of 16 then makes one batch, not 15 + 1.
+    const check = (): void => {
+      const waiting = this.queue.length;
+      if (waiting > seen && waiting < MAX_BATCH && performance.now() - started < BATCH_WINDOW_MS) {
+        seen = waiting;
+        setImmediate(check);
+        return;
+      }
       this.flushScheduled = false;
       this.flush();
-    });
+    };
+    setImmediate(check);
   }
 
   private flush(): void {
