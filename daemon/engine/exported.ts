@@ -51,7 +51,7 @@ function preprocessingFor(size: number, normalization: Normalization): ExportMet
   return {
     steps: [
       'apply EXIF orientation; flatten transparency on white; convert to sRGB RGB',
-      `resize (bilinear) so that the shorter side is ${size} px, keeping the aspect ratio`,
+      `resize (Lanczos 3) so that the shorter side is ${size} px, keeping the aspect ratio`,
       `crop the central ${size}x${size} square`,
       'divide by 255, then per channel subtract mean and divide by std',
     ],

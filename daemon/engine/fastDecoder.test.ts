@@ -1,7 +1,9 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { generatedJpeg } from '../../tests/helpers/images.ts';
-import { fastDecodable, fastDecoder, napiDecode } from './fastDecoder.ts';
+import { fastDecoder, fastPathHeader, napiDecode } from './fastDecoder.ts';
+
+const fast = (bytes: Buffer, size: number): boolean => fastPathHeader(bytes, size) !== undefined;
 import { sharpDecoder } from './images.ts';
 
 /** A smooth picture (decoders differ most on noise), with a red block in the top-left corner to tell orientations apart. */
@@ -40,28 +42,33 @@ function meanAbsDifference(a: Uint8Array, b: Uint8Array): number {
 }
 
 describe('fastDecoder', () => {
-  it('sends what it would get wrong to sharp: other formats, colour profiles, garbage', async () => {
+  it('sends what it would get wrong or decode slower to sharp: other formats, colour profiles, big JPEGs and WebPs, garbage', async () => {
     const jpeg = await photo();
-    expect(fastDecodable(jpeg)).toBe(true);
-    expect(fastDecodable(await sharp(jpeg).png().toBuffer())).toBe(true);
-    expect(fastDecodable(await sharp(jpeg).webp().toBuffer())).toBe(true);
-    expect(fastDecodable(await sharp(jpeg).gif().toBuffer())).toBe(false);
-    expect(fastDecodable(await sharp(jpeg).withIccProfile('p3').jpeg().toBuffer())).toBe(false);
-    expect(fastDecodable(await sharp(jpeg).withIccProfile('p3').png().toBuffer())).toBe(false);
-    expect(fastDecodable(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).toBe(false);
+    expect(fast(jpeg, 224)).toBe(true);
+    expect(fast(await sharp(jpeg).png().toBuffer(), 224)).toBe(true);
+    expect(fast(await sharp(jpeg).webp().toBuffer(), 224)).toBe(true);
+    expect(fast(await sharp(jpeg).gif().toBuffer(), 224)).toBe(false);
+    expect(fast(await sharp(jpeg).withIccProfile('p3').jpeg().toBuffer(), 224)).toBe(false);
+    expect(fast(await sharp(jpeg).withIccProfile('p3').png().toBuffer(), 224)).toBe(false);
+    expect(fast(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), 224)).toBe(false);
+    // Twice the target size or more: sharp shrinks JPEG and WebP while decoding; PNG stays.
+    expect(fast(jpeg, 120)).toBe(false);
+    expect(fast(await sharp(jpeg).webp().toBuffer(), 120)).toBe(false);
+    expect(fast(await sharp(jpeg).png().toBuffer(), 120)).toBe(true);
     // A Display P3 picture comes out with sharp's sRGB conversion, byte for byte.
     const p3 = await sharp(jpeg).withIccProfile('p3').jpeg().toBuffer();
-    expect(Buffer.from((await fastDecoder.decode(p3, 64)).data).equals(Buffer.from((await sharpDecoder.decode(p3, 64)).data))).toBe(true);
+    expect(Buffer.from((await fastDecoder.decode(p3, 160)).data).equals(Buffer.from((await sharpDecoder.decode(p3, 160)).data))).toBe(true);
   });
 
   it('decodes JPEG, PNG with transparency and WebP to the same size as sharp and nearly the same pixels', async () => {
     const jpeg = await photo();
     const cases = { jpeg, png: await sharp(jpeg).ensureAlpha(0.5).png().toBuffer(), webp: await sharp(jpeg).webp({ quality: 95 }).toBuffer() };
     for (const [name, bytes] of Object.entries(cases)) {
-      const fast = await napiDecode(bytes, 112, false);
-      const reference = await sharpDecoder.decode(bytes, 112);
-      expect([fast.width, fast.height], name).toEqual([reference.width, reference.height]);
-      const rgb = (await fastDecoder.decode(bytes, 112)).data;
+      expect(fast(bytes, 160), name).toBe(true);
+      const decoded = await napiDecode(bytes, 160, false);
+      const reference = await sharpDecoder.decode(bytes, 160);
+      expect([decoded.width, decoded.height], name).toEqual([reference.width, reference.height]);
+      const rgb = (await fastDecoder.decode(bytes, 160)).data;
       expect(meanAbsDifference(rgb, reference.data), name).toBeLessThan(2.5);
     }
   });
@@ -70,22 +77,22 @@ describe('fastDecoder', () => {
     const base = await photo(160, 120);
     for (let orientation = 1; orientation <= 8; orientation++) {
       const bytes = withoutIccProfile(await sharp(base).withMetadata({ orientation }).jpeg({ quality: 95 }).toBuffer());
-      expect(fastDecodable(bytes)).toBe(true);
-      const fast = await napiDecode(bytes, 60, false);
-      const reference = await sharpDecoder.decode(bytes, 60);
-      expect([fast.width, fast.height], `orientation ${orientation}`).toEqual([reference.width, reference.height]);
-      expect([fast.width > fast.height, orientation >= 5]).toEqual([orientation < 5, orientation >= 5]);
-      expect(meanAbsDifference((await fastDecoder.decode(bytes, 60)).data, reference.data), `orientation ${orientation}`).toBeLessThan(2.5);
+      expect(fast(bytes, 64)).toBe(true);
+      const decoded = await napiDecode(bytes, 64, false);
+      const reference = await sharpDecoder.decode(bytes, 64);
+      expect([decoded.width, decoded.height], `orientation ${orientation}`).toEqual([reference.width, reference.height]);
+      expect([decoded.width > decoded.height, orientation >= 5]).toEqual([orientation < 5, orientation >= 5]);
+      expect(meanAbsDifference((await fastDecoder.decode(bytes, 64)).data, reference.data), `orientation ${orientation}`).toBeLessThan(2.5);
     }
   });
 
   it('hands a picture it cannot decode to sharp, so the caller gets the error sharp gives for it', async () => {
     const cut = (await generatedJpeg(3, 200, 150)).subarray(0, 200);
-    expect(fastDecodable(cut)).toBe(true);
-    await expect(napiDecode(cut, 64, false)).rejects.toThrow();
-    const sharpError = await sharpDecoder.decode(cut, 64).then(() => 'decoded', (err: Error) => err.message);
+    expect(fast(cut, 100)).toBe(true);
+    await expect(napiDecode(cut, 100, false)).rejects.toThrow();
+    const sharpError = await sharpDecoder.decode(cut, 100).then(() => 'decoded', (err: Error) => err.message);
     expect(sharpError).toMatch(/VipsJpeg/);
-    await expect(fastDecoder.decode(cut, 64)).rejects.toThrow(sharpError);
-    await expect(fastDecoder.decodeCentre(cut, 64)).rejects.toThrow(/VipsJpeg/);
+    await expect(fastDecoder.decode(cut, 100)).rejects.toThrow(sharpError);
+    await expect(fastDecoder.decodeCentre(cut, 100)).rejects.toThrow(/VipsJpeg/);
   });
 });

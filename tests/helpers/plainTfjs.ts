@@ -36,7 +36,7 @@ export async function predictWithPlainTfjs(model: tf.LayersModel, metadata: Meta
   const { data } = await sharp(image)
     .rotate()
     .flatten({ background: '#ffffff' })
-    .resize(rw, rh, { fit: 'fill', kernel: 'linear' })
+    .resize(rw, rh, { fit: 'fill' })
     .extract({ left: Math.floor((rw - crop) / 2), top: Math.floor((rh - crop) / 2), width: crop, height: crop })
     .removeAlpha()
     .raw()

@@ -13,6 +13,7 @@ import { EXPORT_METADATA_FILE } from '../../engine/exported.ts';
 import { fetchUrl } from '../../net/fetcher.ts';
 import type { ModelRecord, Store } from '../../store/store.ts';
 import { DaemonError } from '../errors.ts';
+import { BurstGate } from './burst.ts';
 import type { ImageOutcome, PredictionRuntime, PredictReply, PredictRequest } from './messages.ts';
 
 const MAX_BATCH = 16;
@@ -47,7 +48,7 @@ export class PredictionService {
   private nextId = 1;
   private readonly inFlight = new Map<number, { batch: Queued[] }>();
   private queue: Queued[] = [];
-  private flushScheduled = false;
+  private readonly gate = new BurstGate(() => this.queue.length, () => this.flush(), { maxBatch: MAX_BATCH, windowMs: BATCH_WINDOW_MS });
   private readonly urlCache = new Map<string, PredictionOutcome & { classes: string[] }>();
   private readonly fetchLimit = pLimit(8);
   /** Forward time the worker reported, and images it scored: for the overhead benchmark. */
@@ -109,29 +110,8 @@ export class PredictionService {
     if (this.queue.length >= MAX_QUEUED) return Promise.reject(new DaemonError('busy', 'too many predictions waiting; try again in a moment'));
     return new Promise((resolve, reject) => {
       this.queue.push({ modelPath, modelKind, image, resolve, reject });
-      this.scheduleFlush();
+      this.gate.arrived();
     });
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    const started = performance.now();
-    let seen = 0;
-    // Requests sent together can reach us over several turns of the event loop (a client's
-    // burst is read in chunks), so a batch is cut once a whole turn brings nothing new, it
-    // is full, or BATCH_WINDOW_MS have passed: a burst of 16 then makes one batch, not 15 + 1.
-    const check = (): void => {
-      const waiting = this.queue.length;
-      if (waiting > seen && waiting < MAX_BATCH && performance.now() - started < BATCH_WINDOW_MS) {
-        seen = waiting;
-        setImmediate(check);
-        return;
-      }
-      this.flushScheduled = false;
-      this.flush();
-    };
-    setImmediate(check);
   }
 
   private flush(): void {
