@@ -196,12 +196,17 @@ describe('ONNX export of Teddy models', () => {
     expect((await readdir(path)).sort()).toContain(ONNX_MODEL_FILE);
     const reference = await StagePredictor.load(path);
     const onnx = await OnnxPredictor.load(join(path, ONNX_MODEL_FILE), { classes: reference.classes, imageSize: reference.info.imageSize, normalization: reference.info.normalization });
-    const files = items.slice(0, 6).map((i) => i.file);
+    // 19 pictures: three pipelined chunks (8, 8, 3), which must come back in order.
+    const files = items.slice(0, 19).map((i) => i.file);
+    expect(files).toHaveLength(19);
     const [p1, p2] = [await reference.predictFiles(files), await onnx.predictFiles(files)];
+    expect(p2).toHaveLength(19);
     for (let i = 0; i < files.length; i++) {
       expect(p2[i]!.label).toBe(p1[i]!.label);
       expect(maxAbsDiff(Object.values(p1[i]!.probabilities), Object.values(p2[i]!.probabilities))).toBeLessThan(1e-4);
     }
+    // A broken picture in a chunk decoded ahead fails the call (the worker then scores one by one), and nothing is left unhandled.
+    await expect(onnx.predictFiles([...files.slice(0, 10), Buffer.from('not a picture')])).rejects.toThrow();
     reference.dispose();
     onnx.dispose();
     await runner.runner.close();
