@@ -199,6 +199,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
         }),
       );
       const daemon = await startDaemon(config, (m) => console.error(`[teddy] ${m}`));
+      // Before the first line is printed: whoever reads "listening" may send SIGTERM at once,
+      // and without these handlers it would kill the process with its lock still held.
+      const stopped = new Promise<void>((resolveStop) => {
+        const stop = (): void => {
+          console.error('[teddy] stopping…');
+          void daemon.stop().then(resolveStop);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
       console.log(`Teddy daemon ${DAEMON_VERSION} listening on ws://127.0.0.1:${daemon.port}`);
       console.log(`Data directory: ${daemon.dataDir}`);
       console.log(`Pairing token:  ${daemon.token}   (also: teddy token)`);
@@ -214,14 +224,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         console.log('Next: build the extension with `npm run build:extension` and load dist/extension (see README), or use the CLI:');
       }
       console.log('Or, from another terminal: npx teddy add --class black urls_black.txt && npx teddy download && npx teddy train');
-      await new Promise<void>((resolveStop) => {
-        const stop = (): void => {
-          console.error('[teddy] stopping…');
-          void daemon.stop().then(resolveStop);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await stopped;
     });
 
   program

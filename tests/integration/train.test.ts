@@ -239,14 +239,22 @@ describe('training over the protocol', () => {
 
     const { images } = await client.request('images.list', { dataset: 'shapes', status: 'ok', limit: 24 });
     const model = await loadExportedWithPlainTfjs(out);
-    let agree = 0;
+    // The daemon's decoder and the plain sharp pipeline differ by a level here and there, so
+    // probabilities agree closely, and the top class wherever it is not a near-tie.
+    let clearCases = 0;
     for (const image of images) {
       const bytes = readFileSync(join(daemon.dataDir, image.file!));
-      const daemonTop = (await client.request('predict.image', { dataset: 'shapes', data: bytes.toString('base64') })).top[0]!.className;
-      const probabilities = await predictWithPlainTfjs(model, metadata, bytes);
-      if (metadata.classes[probabilities.indexOf(Math.max(...probabilities))] === daemonTop) agree++;
+      const { top } = await client.request('predict.image', { dataset: 'shapes', data: bytes.toString('base64'), topK: 3 });
+      const plain = await predictWithPlainTfjs(model, metadata, bytes);
+      const fromDaemon = metadata.classes.map((c: string) => top.find((t) => t.className === c)!.probability);
+      for (let k = 0; k < plain.length; k++) expect(Math.abs(fromDaemon[k]! - plain[k]!), image.file!).toBeLessThan(0.02);
+      const [first, second] = [...plain].sort((a, b) => b - a);
+      if (first! - second! > 0.02) {
+        clearCases++;
+        expect(top[0]!.className, image.file!).toBe(metadata.classes[plain.indexOf(first!)]);
+      }
     }
-    expect(agree).toBe(images.length);
+    expect(clearCases).toBeGreaterThanOrEqual(images.length / 4);
 
     await client.request('dataset.create', { name: 'imported' });
     const { model: record } = await client.request('model.import', { dataset: 'imported', dir: out });
