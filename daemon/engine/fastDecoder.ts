@@ -7,7 +7,7 @@
  * big JPEGs and WebPs (see fastPathHeader), and any picture it fails on. Same geometry as
  * sharp (decodedSize), same white background, same Lanczos 3 resize.
  */
-import { FastResizeFilter, ResizeFit, Transformer } from '@napi-rs/image';
+import { FastResizeFilter, Orientation, ResizeFit, Transformer } from '@napi-rs/image';
 import { imageSize } from 'image-size';
 import { readFile } from 'node:fs/promises';
 import type { RgbImage } from './augment.ts';
@@ -62,8 +62,10 @@ export async function napiDecode(bytes: Buffer, size: number, centre: boolean, h
   const [w, h] = decodedSize(turned ? header.height : header.width, turned ? header.width : header.height, size);
   const transformer = new Transformer(bytes);
   // The transformer orients, then resizes, then crops, whatever order the calls come in.
+  // It is told the orientation the sizes above were worked out from, rather than reading
+  // its own, so the two can never disagree and stretch the picture.
   // Lanczos3, as sharp resizes by default: the same pictures as before this decoder.
-  transformer.rotate().fastResize({ width: w, height: h, fit: ResizeFit.Fill, filter: FastResizeFilter.Lanczos3 });
+  transformer.rotate(header.orientation ?? Orientation.Horizontal).fastResize({ width: w, height: h, fit: ResizeFit.Fill, filter: FastResizeFilter.Lanczos3 });
   const out = centre ? { width: size, height: size } : { width: w, height: h };
   if (centre) {
     const { left, top } = centreOffset(w, h, size);
