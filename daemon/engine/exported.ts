@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import type { Normalization } from './augment.ts';
 import { fastDecoder } from './fastDecoder.ts';
 import type { ImageDecoder } from './images.ts';
-import { predictionFromRow, type Prediction } from './learner.ts';
+import type { Prediction } from './learner.ts';
 import { centreCropBatch } from './onnx/preprocess.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
 import { classifierToOnnx, ONNX_INPUT, ONNX_OPSET } from './onnx/export.ts';
+import { scoreFiles } from './scoreFiles.ts';
 import { readStageInfo } from './stages.ts';
 
 export const EXPORT_FORMAT = 'teddy-model/1';
@@ -138,17 +139,17 @@ export class ExportedPredictor {
   async predictFiles(files: readonly (string | Buffer)[]): Promise<Prediction[]> {
     const size = this.metadata.input.size;
     const norm: Normalization = { mean: this.metadata.preprocessing.mean, std: this.metadata.preprocessing.std };
-    const out: Prediction[] = [];
-    for (let start = 0; start < files.length; start += 16) {
-      const batch = files.slice(start, start + 16);
-      const pixels = await centreCropBatch(this.decoder, batch, size, norm);
-      const probs = tf.tidy(() => this.model.predict(tf.tensor4d(pixels, [batch.length, size, size, 3])) as tf.Tensor2D);
-      const data = (await probs.data()) as Float32Array;
-      probs.dispose();
-      const k = this.classes.length;
-      batch.forEach((_, i) => out.push(predictionFromRow(this.classes, data.subarray(i * k, (i + 1) * k))));
-    }
-    return out;
+    return scoreFiles(files, {
+      chunk: 16,
+      classes: this.classes,
+      pixels: (chunk) => centreCropBatch(this.decoder, chunk, size, norm),
+      probabilities: async (pixels, n) => {
+        const probs = tf.tidy(() => this.model.predict(tf.tensor4d(pixels, [n, size, size, 3])) as tf.Tensor2D);
+        const data = (await probs.data()) as Float32Array;
+        probs.dispose();
+        return data;
+      },
+    });
   }
 
   dispose(): void {

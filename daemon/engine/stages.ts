@@ -12,10 +12,11 @@ import type { Normalization } from './augment.ts';
 import { concatPool } from './head.ts';
 import { fastDecoder } from './fastDecoder.ts';
 import type { ImageDecoder } from './images.ts';
-import { predictionFromRow, type Learner, type Prediction } from './learner.ts';
+import type { Learner, Prediction } from './learner.ts';
 import { centreCropBatch } from './onnx/preprocess.ts';
 import { loadLayersModelFromDir, saveLayersModelToDir, writeAtomic } from './model-io.ts';
 import { classifierToOnnx } from './onnx/export.ts';
+import { scoreFiles } from './scoreFiles.ts';
 
 export const STAGE_FORMAT = 'teddy-stage/1';
 
@@ -122,21 +123,21 @@ export class StagePredictor {
   /** Predictions for image files, or for their bytes. */
   async predictFiles(files: readonly (string | Buffer)[]): Promise<Prediction[]> {
     const size = this.info.imageSize;
-    const out: Prediction[] = [];
-    for (let start = 0; start < files.length; start += 16) {
-      const batch = files.slice(start, start + 16);
-      const pixels = await centreCropBatch(this.decoder, batch, size, this.info.normalization);
-      const probs = tf.tidy(() => {
-        const x = tf.tensor4d(pixels, [batch.length, size, size, 3]);
-        const features = concatPool(this.body.predict(x) as tf.Tensor4D);
-        return tf.softmax(this.head.predict(features) as tf.Tensor2D);
-      });
-      const data = (await probs.data()) as Float32Array;
-      probs.dispose();
-      const k = this.classes.length;
-      batch.forEach((_, i) => out.push(predictionFromRow(this.classes, data.subarray(i * k, (i + 1) * k))));
-    }
-    return out;
+    return scoreFiles(files, {
+      chunk: 16,
+      classes: this.classes,
+      pixels: (chunk) => centreCropBatch(this.decoder, chunk, size, this.info.normalization),
+      probabilities: async (pixels, n) => {
+        const probs = tf.tidy(() => {
+          const x = tf.tensor4d(pixels, [n, size, size, 3]);
+          const features = concatPool(this.body.predict(x) as tf.Tensor4D);
+          return tf.softmax(this.head.predict(features) as tf.Tensor2D);
+        });
+        const data = (await probs.data()) as Float32Array;
+        probs.dispose();
+        return data;
+      },
+    });
   }
 
   dispose(): void {

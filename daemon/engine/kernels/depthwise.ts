@@ -11,9 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
-import { compose } from './ops.ts';
-import { offsetOf, teddySimd, withScratch } from './simd.ts';
-import type { WasmBackendLike } from './ops.ts';
+import { compose, heapF32, offsetOf, type WasmBackendLike } from './ops.ts';
+import { teddySimd, withScratch } from './simd.ts';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -108,12 +107,6 @@ export function filterGradJS(x: Float32Array, dy: Float32Array, out: Float32Arra
 export type FilterGradImpl = (
   backend: WasmBackendLike, x: TensorInfo, dy: TensorInfo, out: TensorInfo, g: FilterGradGeometry,
 ) => void;
-
-function heapF32(backend: WasmBackendLike, t: TensorInfo): Float32Array {
-  const off = backend.dataIdMap.get(t.dataId).memoryOffset;
-  const size = t.shape.reduce((a, b) => a * b, 1);
-  return new Float32Array(backend.wasm.HEAPU8.buffer, off, size);
-}
 
 export const jsFilterGradImpl: FilterGradImpl = (backend, x, dy, out, g) => {
   filterGradJS(heapF32(backend, x), heapF32(backend, dy), heapF32(backend, out), g);

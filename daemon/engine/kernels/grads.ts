@@ -14,9 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
-import { heapF32, originalKernelFunc } from './ops.ts';
-import { offsetOf, teddySimd, withScratch } from './simd.ts';
-import type { WasmBackendLike } from './ops.ts';
+import { heapF32, offsetOf, originalKernelFunc, type WasmBackendLike } from './ops.ts';
+import { teddySimd, withScratch } from './simd.ts';
 
 export const BATCH_NORM_GRAD = 'TeddyBatchNormGrad';
 export const MASKED_GRAD = 'TeddyMaskedGrad';
@@ -63,7 +62,7 @@ function batchNormGradKernel(args: { inputs: NamedTensorInfoMap; backend: unknow
   if (simd) {
     const o = (t: TensorInfo) => offsetOf(backend, t);
     withScratch(backend, [2 * ch, 4 * ch], (f32, f64) => simd.bn_grad(
-      o(dy!), o(x!), o(mean!), o(k!), o(dx), o(s1), o(s2), x!.shape.reduce((a, b) => a * b, 1) / ch, ch, f32!, f64!));
+      o(dy!), o(x!), o(mean!), o(k!), o(dx), o(s1), o(s2), tf.util.sizeFromShape(x!.shape) / ch, ch, f32!, f64!));
     return [dx, s1, s2];
   }
   batchNormGradJS(heapF32(backend, dy!), heapF32(backend, x!), heapF32(backend, mean!), heapF32(backend, k!),
@@ -78,7 +77,7 @@ function maskedGradKernel(args: { inputs: NamedTensorInfoMap; backend: unknown; 
   const out = backend.makeOutput(dy!.shape, 'float32');
   const simd = teddySimd(backend);
   if (simd) {
-    const size = dy!.shape.reduce((a, b) => a * b, 1);
+    const size = tf.util.sizeFromShape(dy!.shape);
     simd.masked_grad(offsetOf(backend, dy!), offsetOf(backend, v!), offsetOf(backend, out), size,
       mode === 'gt' ? 0 : mode === 'lt' ? 1 : 2, threshold);
     return out;
@@ -94,7 +93,7 @@ function maskedGradKernel(args: { inputs: NamedTensorInfoMap; backend: unknown; 
 function minimumKernel(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { a, b } = args.inputs as Record<string, TensorInfo>;
-  const size = (t: TensorInfo) => t.shape.reduce((p, q) => p * q, 1);
+  const size = (t: TensorInfo) => tf.util.sizeFromShape(t.shape);
   const simd = teddySimd(backend);
   const scalarSide = size(a!) === 1 ? a! : size(b!) === 1 ? b! : null;
   if (simd && scalarSide && a!.dtype === 'float32' && b!.dtype === 'float32') {

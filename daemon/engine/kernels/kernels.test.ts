@@ -1,27 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { mulberry32 } from '../rng.ts';
 import { registerWasmTrainingKernels } from './index.ts';
 
 type Shape4 = [number, number, number, number];
 type Attrs = Record<string, unknown>;
 
-/** mulberry32: deterministic random numbers for shapes and values. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(20240607);
+// Seeded, so the random shapes and values are the same on every run.
+const rand = mulberry32(20240607);
 const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 function values(shape: number[]): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = tf.util.sizeFromShape(shape);
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = rand() * 2 - 1;
   return v;

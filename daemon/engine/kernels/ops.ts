@@ -137,11 +137,14 @@ export function pair(v: number | [number, number] | number[] | undefined, fallba
   return [v[0] ?? fallback, v[1] ?? v[0] ?? fallback];
 }
 
+/** Heap offset of a tensor's data. */
+export function offsetOf(backend: WasmBackendLike, t: { dataId: object }): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset;
+}
+
 /** A Float32Array view of a tensor's data on the wasm heap (take it after the last allocation). */
 export function heapF32(backend: WasmBackendLike, t: TensorInfo): Float32Array {
-  const off = backend.dataIdMap.get(t.dataId).memoryOffset;
-  const size = t.shape.reduce((a, b) => a * b, 1);
-  return new Float32Array(backend.wasm.HEAPU8.buffer, off, size);
+  return new Float32Array(backend.wasm.HEAPU8.buffer, offsetOf(backend, t), tf.util.sizeFromShape(t.shape));
 }
 
 /** Geometry of a 2-D convolution over NHWC data. */

@@ -5,7 +5,7 @@
  * use their JS versions. Set TEDDY_KERNELS_NO_SIMD=1 to force the JS versions.
  */
 import { TEDDY_KERNELS_WASM_BASE64 } from './wasm-module.ts';
-import type { WasmBackendLike } from './ops.ts';
+import { offsetOf, type WasmBackendLike } from './ops.ts';
 
 export interface TeddySimd {
   masked_grad(dy: number, v: number, out: number, n: number, mode: number, t: number): void;
@@ -47,11 +47,6 @@ export function teddySimd(backend: WasmBackendLike): TeddySimd | null {
   }
   cache.set(memory, simd);
   return simd;
-}
-
-/** Heap offset of a tensor's data. */
-export function offsetOf(backend: WasmBackendLike, t: { dataId: object }): number {
-  return backend.dataIdMap.get(t.dataId).memoryOffset;
 }
 
 /** Runs f with float32 scratch buffers of the given sizes on the backend's heap (freed after). */

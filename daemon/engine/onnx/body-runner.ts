@@ -6,7 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { bodyFeaturesToOnnx, ONNX_INPUT } from './export.ts';
-import { createSession, loadOnnxRuntime, type Ort, type OrtSession } from './runtime.ts';
+import { loadOnnxRuntime, openSession, type Ort, type OrtSession } from './runtime.ts';
 
 export interface OnnxBodyRunnerOptions {
   /** Intra-op threads of the session; default: all cores. */
@@ -32,9 +32,8 @@ export class OnnxBodyRunner {
     const state = await loadOnnxRuntime();
     if (!state.available) return { runner: null, reason: `onnxruntime-node unavailable: ${state.reason}` };
     try {
-      const threads = options.threads ?? state.threads;
-      const session = await createSession(state.ort, bodyFeaturesToOnnx(body), threads);
-      return { runner: new OnnxBodyRunner(state.ort, session, `onnxruntime-node ${state.version} (${threads} threads)`) };
+      const { session, description } = await openSession(state, bodyFeaturesToOnnx(body), options.threads);
+      return { runner: new OnnxBodyRunner(state.ort, session, description) };
     } catch (err) {
       return { runner: null, reason: `the body did not convert to ONNX: ${(err as Error).message}` };
     }

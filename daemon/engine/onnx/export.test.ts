@@ -8,6 +8,7 @@ import { initBackend } from '../backend.ts';
 import { DEFAULT_BACKBONE_ID, getBackboneSpec, loadBackboneFromDir } from '../backbones.ts';
 import { buildHead, concatPool } from '../head.ts';
 import { Learner } from '../learner.ts';
+import { exportStage, ExportedPredictor } from '../exported.ts';
 import { saveStage, StagePredictor } from '../stages.ts';
 import { makeShapesDataset, tinyBackbone } from '../test-fixtures.ts';
 import { bodyFeaturesToOnnx, classifierToOnnx, layersModelToOnnx, UnsupportedLayerError } from './export.ts';
@@ -212,6 +213,34 @@ describe('ONNX export of Teddy models', () => {
     await runner.runner.close();
     learner.dispose();
     plain.dispose();
+    backbone.full.dispose();
+  });
+
+  it('the tfjs predictors score in chunks of 16 in input order, and fail cleanly on a broken picture in the chunk decoded ahead', async () => {
+    const items = await makeShapesDataset(join(dir, 'chunked-images'), 8, 40);
+    const backbone = tinyBackbone();
+    const learner = new Learner({ backbone, items, batchSize: 8, seed: 42 });
+    const stagePath = await saveStage(learner, join(dir, 'chunked-stages'), 'stage-1');
+    await exportStage(stagePath, join(dir, 'chunked-export'), {});
+    const stage = await StagePredictor.load(stagePath);
+    const exported = await ExportedPredictor.load(join(dir, 'chunked-export'));
+    // 19 pictures: chunks of 16 and 3; each picture scored alone is the reference for its place.
+    const files = items.slice(0, 19).map((i) => i.file);
+    const [s, e] = [await stage.predictFiles(files), await exported.predictFiles(files)];
+    expect(s).toHaveLength(19);
+    expect(e).toHaveLength(19);
+    for (const i of [0, 15, 16, 18]) {
+      const alone = (await stage.predictFiles([files[i]!]))[0]!;
+      expect(s[i]!.label).toBe(alone.label);
+      expect(maxAbsDiff(Object.values(s[i]!.probabilities), Object.values(alone.probabilities))).toBeLessThan(1e-5);
+    }
+    for (let i = 0; i < files.length; i++) expect(maxAbsDiff(Object.values(s[i]!.probabilities), Object.values(e[i]!.probabilities))).toBeLessThan(1e-5);
+    const broken = [...files.slice(0, 17), Buffer.from('not a picture')];
+    await expect(stage.predictFiles(broken)).rejects.toThrow();
+    await expect(exported.predictFiles(broken)).rejects.toThrow();
+    stage.dispose();
+    exported.dispose();
+    learner.dispose();
     backbone.full.dispose();
   });
 

@@ -357,7 +357,7 @@ export class OnnxGraphBuilder {
       }
       case 'Flatten': {
         const v = this.toTf(x);
-        const size = v.shape.every((d) => d !== null) ? (v.shape as number[]).reduce((a, b) => a * b, 1) : null;
+        const size = v.shape.every((d) => d !== null) ? tf.util.sizeFromShape(v.shape as number[]) : null;
         return { name: this.node('Flatten', [v.name], name, [int('axis', 1)]), rank: 2, layout: 'tf', shape: [size] };
       }
       case 'Reshape': {

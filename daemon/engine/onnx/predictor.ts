@@ -3,23 +3,27 @@
  * onnxruntime, with the same decoding and centre crop as the tfjs predictors. A stage folder
  * gets its `model.onnx` from saveStage; an older stage gets one written on first use.
  */
-import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Normalization } from '../augment.ts';
 import type { ImageDecoder } from '../images.ts';
 import { fastDecoder } from '../fastDecoder.ts';
-import { predictionFromRow, type Prediction } from '../learner.ts';
+import type { Prediction } from '../learner.ts';
 import { readExportMetadata } from '../exported.ts';
 import { loadLayersModelFromDir, writeAtomic } from '../model-io.ts';
+import { scoreFiles } from '../scoreFiles.ts';
 import { readStageInfo } from '../stages.ts';
 import { classifierToOnnx, ONNX_INPUT } from './export.ts';
 import { centreCropBatch } from './preprocess.ts';
-import { createSession, loadOnnxRuntime, type Ort, type OrtSession } from './runtime.ts';
+import { openSession, requireOnnxRuntime, type Ort, type OrtSession } from './runtime.ts';
 
 export const ONNX_MODEL_FILE = 'model.onnx';
-/** Pictures decoded ahead while the runtime scores the previous ones. */
+/**
+ * Pictures per forward pass, the next chunk decoding meanwhile: a batch of 16 took 5.1 ms
+ * per image in chunks of 8 against 5.3 in one piece (median of 5 bench runs each), the
+ * decode of the second half hiding behind the first half's forward pass.
+ */
 const PIPELINE_CHUNK = 8;
 
 export interface OnnxClassifierInfo {
@@ -57,11 +61,9 @@ export class OnnxPredictor {
 
   /** Throws when onnxruntime is unavailable or the file does not load: callers fall back to tfjs. */
   static async load(modelFile: string, info: OnnxClassifierInfo, options: { threads?: number; decoder?: ImageDecoder } = {}): Promise<OnnxPredictor> {
-    const state = await loadOnnxRuntime();
-    if (!state.available) throw new Error(`onnxruntime-node unavailable: ${state.reason}`);
-    const threads = options.threads ?? state.threads;
-    const session = await createSession(state.ort, new Uint8Array(await readFile(modelFile)), threads);
-    return new OnnxPredictor(info, state.ort, session, options.decoder ?? fastDecoder, `onnxruntime-node ${state.version} (${threads} threads)`);
+    const runtime = await requireOnnxRuntime();
+    const { session, description } = await openSession(runtime, new Uint8Array(await readFile(modelFile)), options.threads);
+    return new OnnxPredictor(info, runtime.ort, session, options.decoder ?? fastDecoder, description);
   }
 
   get classes(): string[] {
@@ -75,43 +77,18 @@ export class OnnxPredictor {
     return (out.probabilities as import('onnxruntime-node').Tensor).data as Float32Array;
   }
 
-  /**
-   * Scores pictures in chunks of PIPELINE_CHUNK, decoding the next chunk while the runtime
-   * runs this one: a batch of 16 took 5.1 ms per image that way against 5.3 in one piece
-   * (median of 5 bench runs each), the decode of the second half hiding behind the first
-   * half's forward pass.
-   */
   async predictFiles(files: readonly (string | Buffer)[]): Promise<Prediction[]> {
-    const size = this.info.imageSize;
-    const chunks: (string | Buffer)[][] = [];
-    for (let start = 0; start < files.length; start += PIPELINE_CHUNK) chunks.push(files.slice(start, start + PIPELINE_CHUNK));
-    const decode = (chunk: (string | Buffer)[]): Promise<Float32Array> => centreCropBatch(this.decoder, chunk, size, this.info.normalization);
-    const out: Prediction[] = [];
-    let next = chunks.length > 0 ? decode(chunks[0]!) : undefined;
-    for (const [c, chunk] of chunks.entries()) {
-      const pixels = await next!;
-      next = c + 1 < chunks.length ? decode(chunks[c + 1]!) : undefined;
-      // Settled here too, so a failure while this chunk runs is not reported as unhandled; the loop still awaits it.
-      next?.catch(() => undefined);
-      const data = await this.forward(pixels, chunk.length);
-      const k = this.classes.length;
-      chunk.forEach((_, i) => out.push(predictionFromRow(this.classes, data.subarray(i * k, (i + 1) * k))));
-    }
-    return out;
+    return scoreFiles(files, {
+      chunk: PIPELINE_CHUNK,
+      classes: this.classes,
+      pixels: (chunk) => centreCropBatch(this.decoder, chunk, this.info.imageSize, this.info.normalization),
+      probabilities: (pixels, n) => this.forward(pixels, n),
+    });
   }
 
   dispose(): void {
     void this.session.release().catch(() => undefined);
   }
-}
-
-/** For tests and tools: tfjs reference probabilities of a stage on the same pixels. */
-export function tfjsClassifierProbabilities(body: tf.LayersModel, head: tf.LayersModel, pixels: Float32Array, n: number, size: number): Float32Array {
-  return tf.tidy(() => {
-    const f = body.predict(tf.tensor4d(pixels, [n, size, size, 3])) as tf.Tensor4D;
-    const pooled = tf.concat([tf.max(f, [1, 2]), tf.mean(f, [1, 2])], 1);
-    return tf.softmax(head.predict(pooled) as tf.Tensor2D).dataSync() as Float32Array;
-  });
 }
 
 /**
@@ -120,8 +97,8 @@ export function tfjsClassifierProbabilities(body: tf.LayersModel, head: tf.Layer
  * then predicts with tfjs.
  */
 export async function loadOnnxPredictorForFolder(path: string, kind: 'stage' | 'export', options: { threads?: number; decoder?: ImageDecoder } = {}): Promise<OnnxPredictor> {
-  const state = await loadOnnxRuntime();
-  if (!state.available) throw new Error(`onnxruntime-node unavailable: ${state.reason}`);
+  // First, so that an older stage is not given a model.onnx that nothing here could run.
+  await requireOnnxRuntime();
   if (kind === 'stage') {
     const info = await readStageInfo(path);
     const file = await ensureStageOnnx(path);

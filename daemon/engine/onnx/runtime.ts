@@ -10,6 +10,7 @@ export type Ort = typeof import('onnxruntime-node');
 export type OrtSession = import('onnxruntime-node').InferenceSession;
 
 export type OnnxRuntimeState = { available: true; ort: Ort; version: string; threads: number } | { available: false; reason: string };
+export type LoadedOnnxRuntime = Extract<OnnxRuntimeState, { available: true }>;
 
 let loading: Promise<OnnxRuntimeState> | undefined;
 
@@ -33,10 +34,27 @@ export function loadOnnxRuntime(): Promise<OnnxRuntimeState> {
   return loading;
 }
 
+/** The runtime, or an error saying why there is none: callers then stay on tfjs. */
+export async function requireOnnxRuntime(): Promise<LoadedOnnxRuntime> {
+  const state = await loadOnnxRuntime();
+  if (!state.available) throw new Error(`onnxruntime-node unavailable: ${state.reason}`);
+  return state;
+}
+
+export function describeOnnxRuntime(version: string, threads: number): string {
+  return `onnxruntime-node ${version} (${threads} threads)`;
+}
+
 /** For the status line: which runtime serves inference, and why. */
 export async function onnxStatusLine(): Promise<string> {
   const state = await loadOnnxRuntime();
-  return state.available ? `inference: onnxruntime-node ${state.version} (${state.threads} threads)` : `inference: tfjs (onnxruntime-node unavailable: ${state.reason})`;
+  return state.available ? `inference: ${describeOnnxRuntime(state.version, state.threads)}` : `inference: tfjs (onnxruntime-node unavailable: ${state.reason})`;
+}
+
+/** A session with `threads` intra-op threads (default: the runtime's), and its description for status lines. */
+export async function openSession(runtime: LoadedOnnxRuntime, model: Uint8Array, threads?: number): Promise<{ session: OrtSession; description: string }> {
+  const n = threads ?? runtime.threads;
+  return { session: await createSession(runtime.ort, model, n), description: describeOnnxRuntime(runtime.version, n) };
 }
 
 export async function createSession(ort: Ort, model: Uint8Array | string, threads: number): Promise<OrtSession> {

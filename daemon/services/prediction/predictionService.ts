@@ -118,8 +118,10 @@ export class PredictionService {
     // One batch at a time: the worker runs them in order anyway, and what waits meanwhile joins the next one.
     if (this.inFlight.size > 0 || this.queue.length === 0) return;
     const first = this.queue[0]!;
-    const batch = this.queue.filter((q) => q.modelPath === first.modelPath).slice(0, MAX_BATCH);
-    this.queue = this.queue.filter((q) => !batch.includes(q));
+    const batch: Queued[] = [];
+    const rest: Queued[] = [];
+    for (const q of this.queue) (batch.length < MAX_BATCH && q.modelPath === first.modelPath ? batch : rest).push(q);
+    this.queue = rest;
     const id = this.nextId++;
     this.inFlight.set(id, { batch });
     const request: PredictRequest = { id, modelPath: first.modelPath, modelKind: first.modelKind, images: batch.map((q) => q.image) };
