@@ -29,6 +29,10 @@ function manifestFor(mode: string): ManifestV3Export {
     content_scripts: ContentScript[];
     background: { service_worker: string; type?: string };
   };
+  // The tap must run on exactly the Google pages the panel runs on, so manifest.json lists them once (the panel's).
+  const panel = manifest.content_scripts.find((script) => script.js.includes('content/collect-panel.tsx'))!;
+  const tap = manifest.content_scripts.find((script) => script.js.includes('content/google-tap.ts'))!;
+  tap.matches = panel.matches.filter((match) => match.startsWith('https://www.google.'));
   if (mode === 'e2e') {
     for (const script of manifest.content_scripts) {
       if (script.js.includes('content/google-tap.ts')) script.matches.push('http://127.0.0.1/serp/google/*');

@@ -8,6 +8,7 @@ import browser, { type Menus, type Runtime, type Tabs } from 'webextension-polyf
 import type { SocketLike } from '../../shared/client.ts';
 import { Name, isRequestType, requests, type Event } from '../../shared/protocol.ts';
 import {
+  BackgroundError,
   BgRequest,
   TabRequest,
   tabResults,
@@ -24,11 +25,11 @@ import { badgeFor } from './badge.ts';
 import { addInBatches } from './batches.ts';
 import { DaemonLink } from './connection.ts';
 import { menuModel, parseMenuId, type MenuItem } from './menus.ts';
-import { loadDataset, loadSettings, saveDataset, saveSettings } from './settings.ts';
+import { DEFAULT_DATASET, loadDataset, loadSettings, saveDataset, saveSettings } from './settings.ts';
 
 const VERSION = browser.runtime.getManifest().version;
 
-let dataset = 'default';
+let dataset = DEFAULT_DATASET;
 let classes: string[] = [];
 let menu: MenuItem[] = [];
 let flashUntil = 0;
@@ -110,7 +111,15 @@ async function refreshOverlays(): Promise<void> {
 }
 
 async function setClasses(names: string[]): Promise<void> {
-  classes = [...names].sort((a, b) => a.localeCompare(b));
+  const sorted = [...names].sort((a, b) => a.localeCompare(b));
+  // Every popup and panel asks for the classes, and rebuilding the menus is dozens of browser calls:
+  // skip it when nothing changed. `menu` is empty only before the first apply, which always runs.
+  if (menu.length && sorted.length === classes.length && sorted.every((name, i) => name === classes[i])) {
+    // Callers may rely on the menus being in place once this resolves, as before.
+    await applying.catch(() => {});
+    return;
+  }
+  classes = sorted;
   menu = menuModel(classes);
   await applyMenus(menu);
 }
@@ -139,7 +148,7 @@ async function handle(request: BgRequest, sender: Runtime.MessageSender): Promis
       return { settings: await loadSettings(), dataset };
     case 'pairing.set': {
       const pairing = parsePairing(request.token, request.address);
-      if ('error' in pairing) throw Object.assign(new Error(pairing.error), { code: 'invalid_pairing' });
+      if ('error' in pairing) throw new BackgroundError('invalid_pairing', pairing.error);
       await saveSettings(pairing);
       link.configure(pairing);
       return link.state;
@@ -164,7 +173,7 @@ async function handle(request: BgRequest, sender: Runtime.MessageSender): Promis
       // Only pages on a site where the user switched the overlay on get predictions: elsewhere nothing may be sent.
       const site = siteOf(sender.url);
       if (!site || !(await isOverlayOn(site))) {
-        throw Object.assign(new Error('predictions are switched off for this site'), { code: 'forbidden' });
+        throw new BackgroundError('forbidden', 'predictions are switched off for this site');
       }
       await link.waitConnected(5000);
       const result = await link.request('predict.urls', { dataset, urls: request.urls, topK: 3 });
@@ -172,10 +181,10 @@ async function handle(request: BgRequest, sender: Runtime.MessageSender): Promis
     }
     case 'daemon.request': {
       if (!isRequestType(request.type) || request.type === 'hello') {
-        throw Object.assign(new Error(`unknown daemon request "${request.type}"`), { code: 'unknown_type' });
+        throw new BackgroundError('unknown_type', `unknown daemon request "${request.type}"`);
       }
       const params = requests[request.type].params.safeParse(request.params);
-      if (!params.success) throw Object.assign(new Error(`invalid parameters for "${request.type}"`), { code: 'invalid_params' });
+      if (!params.success) throw new BackgroundError('invalid_params', `invalid parameters for "${request.type}"`);
       return link.request(request.type, params.data as never);
     }
   }

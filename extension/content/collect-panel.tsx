@@ -7,9 +7,11 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Name } from '../../shared/protocol.ts';
 import { ask } from '../ask.ts';
+import { errorText } from '../ui/errors.ts';
 import { startGoogleCapture } from './scrapers/google.ts';
 import { scraperFor } from './scrapers/index.ts';
 import type { PageProblem, Scraper } from './scrapers/types.ts';
+import { adoptStyles } from './shadow.ts';
 
 const ENGINE_NAMES = { google: 'Google Images', bing: 'Bing Images', duckduckgo: 'DuckDuckGo' } as const;
 const NEW_CLASS = '\u0000new';
@@ -63,7 +65,7 @@ function CollectPanel({ scraper, problem }: { scraper: Scraper; problem: PagePro
       },
       (err: unknown) => {
         setChoice((c) => c || NEW_CLASS);
-        setError(err instanceof Error ? err.message : String(err));
+        setError(errorText(err));
       },
     );
   };
@@ -109,7 +111,7 @@ function CollectPanel({ scraper, problem }: { scraper: Scraper; problem: PagePro
       }
       loadClasses();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
       setState('error');
     }
   };
@@ -184,9 +186,7 @@ function mount(): void {
   host.id = 'teddy-collect-panel';
   // A shadow root keeps the page's styles out of the panel and the panel's out of the page.
   const root = host.attachShadow({ mode: 'open' });
-  const style = document.createElement('style');
-  style.textContent = STYLE;
-  root.appendChild(style);
+  adoptStyles(root, STYLE);
   const container = document.createElement('div');
   root.appendChild(container);
   document.documentElement.appendChild(host);

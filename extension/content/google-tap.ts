@@ -2,9 +2,10 @@
  * Runs in the page's own world on Google results pages (the extension's isolated
  * world cannot see the page's requests): passes the text of the responses that load
  * more results while scrolling to the content script, which parses them.
- * Kept tiny and dependency-free; it never changes what the page receives.
+ * Kept tiny, its one import import-free (it is bundled alone, inlined, for the page's
+ * world); it never changes what the page receives.
  */
-const EVENT = 'teddy:google-data';
+import { GOOGLE_DATA_EVENT } from './google-event.ts';
 
 const isSearch = (url: string): boolean => {
   try {
@@ -15,7 +16,7 @@ const isSearch = (url: string): boolean => {
 };
 
 const announce = (text: string): void => {
-  if (text.includes('encrypted-tbn')) document.dispatchEvent(new CustomEvent(EVENT, { detail: text }));
+  if (text.includes('encrypted-tbn')) document.dispatchEvent(new CustomEvent(GOOGLE_DATA_EVENT, { detail: text }));
 };
 
 const originalOpen = XMLHttpRequest.prototype.open;

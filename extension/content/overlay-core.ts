@@ -9,6 +9,7 @@
  *   answers are cached by URL until the dataset gets a new model (`refresh`).
  */
 import { MAX_OVERLAY_BATCH, type OverlayPrediction } from '../messages.ts';
+import { adoptStyles } from './shadow.ts';
 
 export const MIN_SIDE = 64;
 const DEBOUNCE_MS = 100;
@@ -51,6 +52,8 @@ export class PredictionOverlay {
   private readonly badges = new Map<HTMLImageElement, HTMLElement>();
   private readonly tracked = new Set<HTMLImageElement>();
   private readonly visible = new Set<HTMLImageElement>();
+  /** Images with a pending `load` listener (it stays until a load, even across stop/start). */
+  private readonly awaitingLoad = new WeakSet<HTMLImageElement>();
   private readonly cache = new Map<string, CacheEntry>();
   private readonly queue = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -174,7 +177,20 @@ export class PredictionOverlay {
   private consider(img: HTMLImageElement): void {
     if (!img.complete || img.naturalWidth === 0) {
       // Not loaded yet: its size and URL are not final. Look again when it is.
-      img.addEventListener('load', () => (this.visible.has(img) ? (this.consider(img), this.scheduleFlush()) : undefined), { once: true });
+      // One listener per image is enough: an image that re-intersects while still loading would otherwise collect one more each time.
+      if (this.awaitingLoad.has(img)) return;
+      this.awaitingLoad.add(img);
+      img.addEventListener(
+        'load',
+        () => {
+          this.awaitingLoad.delete(img);
+          if (this.visible.has(img)) {
+            this.consider(img);
+            this.scheduleFlush();
+          }
+        },
+        { once: true },
+      );
       return;
     }
     const url = imageUrl(img);
@@ -239,16 +255,7 @@ export class PredictionOverlay {
     host.style.cssText = 'all: initial; position: absolute; left: 0; top: 0; width: 0; height: 0; overflow: visible; pointer-events: none; z-index: 2147483647;';
     const root = host.attachShadow({ mode: 'open' });
     const layer = this.doc.createElement('div');
-    try {
-      // A constructed sheet is not subject to the page's style-src CSP, unlike a <style> element.
-      const sheet = new CSSStyleSheet();
-      sheet.replaceSync(STYLE);
-      root.adoptedStyleSheets = [sheet];
-    } catch {
-      const style = this.doc.createElement('style');
-      style.textContent = STYLE;
-      root.append(style);
-    }
+    adoptStyles(root, STYLE);
     root.append(layer);
     this.doc.documentElement.append(host);
     this.host = host;
@@ -283,12 +290,20 @@ export class PredictionOverlay {
 
   private place(img: HTMLImageElement, badge: HTMLElement): void {
     const rect = img.getBoundingClientRect();
-    if (!img.isConnected || rect.width === 0 || rect.height === 0) {
+    const origin = this.hasBox(img, rect) ? this.host!.getBoundingClientRect() : null;
+    this.position(badge, rect, origin);
+  }
+
+  private hasBox(img: HTMLImageElement, rect: DOMRect): boolean {
+    return img.isConnected && rect.width !== 0 && rect.height !== 0;
+  }
+
+  /** `origin` is the layer's rect (it sits at the document's origin); null hides the badge. */
+  private position(badge: HTMLElement, rect: DOMRect, origin: DOMRect | null): void {
+    if (!origin) {
       badge.style.display = 'none';
       return;
     }
-    // Document coordinates relative to the layer, which sits at the document's origin.
-    const origin = this.host!.getBoundingClientRect();
     badge.style.display = '';
     badge.style.left = `${rect.left - origin.left + 4}px`;
     badge.style.top = `${rect.top - origin.top + 4}px`;
@@ -299,7 +314,14 @@ export class PredictionOverlay {
     if (this.frame !== null || this.badges.size === 0) return;
     this.frame = this.doc.defaultView!.requestAnimationFrame(() => {
       this.frame = null;
-      for (const [img, badge] of this.badges) this.place(img, badge);
+      // Every read before any write: a style write between two reads forces a layout per badge.
+      const placed = Array.from(this.badges, ([img, badge]) => {
+        const rect = img.getBoundingClientRect();
+        return { badge, rect, shown: this.hasBox(img, rect) };
+      });
+      // The layer never moves with its badges, so one read of it serves them all.
+      const origin = placed.some((p) => p.shown) ? this.host!.getBoundingClientRect() : null;
+      for (const { badge, rect, shown } of placed) this.position(badge, rect, shown ? origin : null);
     });
   }
 }

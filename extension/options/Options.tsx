@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ask } from '../ask.ts';
 import { DEFAULT_ADDRESS, parsePairing } from '../pairing.ts';
+import { errorText } from '../ui/errors.ts';
 import { describeState, useLinkState } from '../ui/hooks.ts';
 
 export function Options() {
@@ -40,7 +41,7 @@ export function Options() {
       await ask({ kind: 'pairing.set', address: parsed.address, token: parsed.token });
       setToken('');
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     } finally {
       setBusy(false);
     }

@@ -2,9 +2,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { DatasetStats, Job } from '../../shared/protocol.ts';
 import { ask, daemon } from '../ask.ts';
+import { errorText } from '../ui/errors.ts';
 import { useBroadcast } from '../ui/hooks.ts';
+import { ACTIVE } from './jobs.ts';
 
-const ACTIVE = new Set<Job['state']>(['queued', 'running']);
 /** Training and interpretation have their own views. */
 const DATASET_JOBS = new Set<Job['kind']>(['download', 'verify', 'import', 'export']);
 
@@ -15,7 +16,7 @@ export function DatasetView() {
   const [jobs, setJobs] = useState<Map<number, Job>>(new Map());
   const [error, setError] = useState<string | null>(null);
 
-  const fail = (err: unknown): void => setError(err instanceof Error ? err.message : String(err));
+  const fail = (err: unknown): void => setError(errorText(err));
 
   const refresh = async (name: string): Promise<void> => {
     const [list, s, j] = await Promise.all([daemon('dataset.list', {}), daemon('dataset.stats', { dataset: name }), daemon('job.list', { dataset: name })]);

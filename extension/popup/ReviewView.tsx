@@ -9,13 +9,14 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { InterpretationItem, InterpretationView, Job, Split } from '../../shared/protocol.ts';
 import { daemon } from '../ask.ts';
 import { BackgroundError } from '../messages.ts';
+import { errorText } from '../ui/errors.ts';
 import { useBroadcast } from '../ui/hooks.ts';
 import { keyAction, moveSelection, SHORTCUTS } from './reviewKeys.ts';
-import { errorText, useDataset } from './useDataset.ts';
+import { ACTIVE } from './jobs.ts';
+import { useDataset } from './useDataset.ts';
 
 const PAGE_SIZE = 9;
 const COLUMNS = 3;
-const ACTIVE = new Set<Job['state']>(['queued', 'running']);
 
 interface Cell {
   actual: string;

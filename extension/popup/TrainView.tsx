@@ -6,13 +6,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import { TrainOptions, type Job } from '../../shared/protocol.ts';
 import { daemon } from '../ask.ts';
+import { errorText } from '../ui/errors.ts';
 import { useBroadcast } from '../ui/hooks.ts';
 import { LineChart } from './charts.tsx';
 import { applyUpdate, EMPTY, formatLr, formatSeconds, fromReport, lossCurves, lrFindView, resumeLive, startLive, type TrainViewModel } from './trainState.ts';
-import { errorText, useDataset } from './useDataset.ts';
+import { ACTIVE } from './jobs.ts';
+import { useDataset } from './useDataset.ts';
 
 const OPTIONS_KEY = 'teddy.trainOptions';
-const ACTIVE = new Set<Job['state']>(['queued', 'running']);
 
 type OptionsForm = Record<keyof TrainOptions, string>;
 

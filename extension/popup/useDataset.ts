@@ -13,7 +13,3 @@ export function useDataset(onError: (err: unknown) => void): string | null {
   });
   return dataset;
 }
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

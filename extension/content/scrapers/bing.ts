@@ -4,6 +4,7 @@
  */
 import { scrollingSource } from './scrolling.ts';
 import type { OpenOptions, PageProblem, ScrapedImage, Scraper } from './types.ts';
+import { httpUrl } from './urls.ts';
 
 interface BingMeta {
   murl?: unknown;
@@ -11,31 +12,48 @@ interface BingMeta {
   turl?: unknown;
 }
 
-const httpUrl = (value: unknown, base: string): string | null => {
-  if (typeof value !== 'string' || !value) return null;
+function readAnchor(anchor: Element, base: string): ScrapedImage | null {
+  let meta: BingMeta;
   try {
-    const url = new URL(value, base);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+    meta = JSON.parse(anchor.getAttribute('m') ?? '') as BingMeta;
   } catch {
     return null;
   }
-};
+  const url = httpUrl(meta.murl, base);
+  return url ? { url, sourcePage: httpUrl(meta.purl, base), thumbnail: httpUrl(meta.turl, base) } : null;
+}
 
 export function parseBing(doc: Document): ScrapedImage[] {
   const base = doc.baseURI;
   const images: ScrapedImage[] = [];
   for (const anchor of Array.from(doc.querySelectorAll('a.iusc[m]'))) {
-    let meta: BingMeta;
-    try {
-      meta = JSON.parse(anchor.getAttribute('m') ?? '') as BingMeta;
-    } catch {
-      continue;
-    }
-    const url = httpUrl(meta.murl, base);
-    if (!url) continue;
-    images.push({ url, sourcePage: httpUrl(meta.purl, base), thumbnail: httpUrl(meta.turl, base) });
+    const image = readAnchor(anchor, base);
+    if (image) images.push(image);
   }
   return images;
+}
+
+/**
+ * `parseBing` for a source that polls the page every few hundred ms while it grows:
+ * each anchor's JSON is parsed once, and again only if its `m` (or the page's base) changes,
+ * so the result is always what `parseBing` would give.
+ */
+function bingReader(doc: Document): () => ScrapedImage[] {
+  const known = new WeakMap<Element, { m: string | null; base: string; image: ScrapedImage | null }>();
+  return () => {
+    const base = doc.baseURI;
+    const images: ScrapedImage[] = [];
+    for (const anchor of Array.from(doc.querySelectorAll('a.iusc[m]'))) {
+      const m = anchor.getAttribute('m');
+      let entry = known.get(anchor);
+      if (!entry || entry.m !== m || entry.base !== base) {
+        entry = { m, base, image: readAnchor(anchor, base) };
+        known.set(anchor, entry);
+      }
+      if (entry.image) images.push(entry.image);
+    }
+    return images;
+  };
 }
 
 export const bing: Scraper = {
@@ -50,7 +68,7 @@ export const bing: Scraper = {
   open(win: Window, options: OpenOptions = {}) {
     return scrollingSource(win, {
       ...options,
-      read: () => parseBing(win.document),
+      read: bingReader(win.document),
       moreButton: () => win.document.querySelector<HTMLElement>('a.btn_seemore, .mm_seemore a, input.btn_seemore'),
     });
   },

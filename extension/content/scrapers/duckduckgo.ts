@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { PageProblem, ResultSource, ScrapedImage, Scraper } from './types.ts';
+import { httpUrl } from './urls.ts';
 
 const DdgResult = z.object({
   image: z.string(),
@@ -17,16 +18,6 @@ const DdgResponse = z.object({
   results: z.array(z.unknown()),
   next: z.string().nullish(),
 });
-
-const httpUrl = (value: string | null | undefined, base?: string): string | null => {
-  if (!value) return null;
-  try {
-    const url = new URL(value, base);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
-  } catch {
-    return null;
-  }
-};
 
 export function parseDdgResponse(json: unknown): { images: ScrapedImage[]; next: string | null } {
   const response = DdgResponse.safeParse(json);

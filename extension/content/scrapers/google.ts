@@ -17,6 +17,7 @@
  * `encrypted-tbn` thumbnails and `/url?q=<source page>` links: that is detected,
  * reported, and the thumbnails are offered as a fallback.
  */
+import { GOOGLE_DATA_EVENT } from '../google-event.ts';
 import { scrollingSource } from './scrolling.ts';
 import type { OpenOptions, PageProblem, ScrapedImage, Scraper } from './types.ts';
 
@@ -58,19 +59,51 @@ function inlineScripts(doc: Document): string[] {
   return Array.from(doc.querySelectorAll('script:not([src])'), (s) => s.textContent ?? '');
 }
 
-/** Everything known so far: inline data first, then the data of later loads, in order, without repeats. */
-export function parseGoogle(doc: Document, responses: readonly string[] = []): ScrapedImage[] {
+/** Only data with thumbnails holds results: the rest is not worth a regex pass. */
+function parseBlob(text: string): ScrapedImage[] {
+  return text.includes('encrypted-tbn') ? parseGoogleData(text) : [];
+}
+
+function withoutRepeats(lists: readonly ScrapedImage[][]): ScrapedImage[] {
   const seen = new Set<string>();
   const images: ScrapedImage[] = [];
-  for (const text of [...inlineScripts(doc), ...responses]) {
-    if (!text.includes('encrypted-tbn')) continue;
-    for (const image of parseGoogleData(text)) {
+  for (const list of lists) {
+    for (const image of list) {
       if (seen.has(image.url)) continue;
       seen.add(image.url);
       images.push(image);
     }
   }
   return images;
+}
+
+/** Everything known so far: inline data first, then the data of later loads, in order, without repeats. */
+export function parseGoogle(doc: Document, responses: readonly string[] = []): ScrapedImage[] {
+  return withoutRepeats([...inlineScripts(doc), ...responses].map(parseBlob));
+}
+
+/**
+ * `parseGoogle` for a source that polls the page every 150 ms while it grows: an inline
+ * script is parsed again only when its text changed, and `responses` (which only ever
+ * grows) only from where the last call stopped, so the result is always what
+ * `parseGoogle` would give, without re-running the regexes over megabytes each poll.
+ */
+function googleReader(doc: Document, responses: readonly string[]): () => ScrapedImage[] {
+  const scripts = new WeakMap<Element, { text: string; images: ScrapedImage[] }>();
+  const loaded: ScrapedImage[][] = [];
+  return () => {
+    const inline = Array.from(doc.querySelectorAll('script:not([src])'), (script) => {
+      const text = script.textContent ?? '';
+      let entry = scripts.get(script);
+      if (entry?.text !== text) {
+        entry = { text, images: parseBlob(text) };
+        scripts.set(script, entry);
+      }
+      return entry.images;
+    });
+    for (let i = loaded.length; i < responses.length; i++) loaded.push(parseBlob(responses[i]!));
+    return withoutRepeats([...inline, ...loaded]);
+  };
 }
 
 /** The basic (script-less) page: thumbnails linked to their source pages through `/url?q=`. */
@@ -121,7 +154,7 @@ export function googleProblem(doc: Document): PageProblem | null {
 }
 
 /** Data of later loads, captured in the page's world by google-tap.ts and announced by this event. */
-export const GOOGLE_DATA_EVENT = 'teddy:google-data';
+export { GOOGLE_DATA_EVENT };
 
 const responses: string[] = [];
 let listening = false;
@@ -144,7 +177,7 @@ export const google: Scraper = {
     if (problem?.thumbnailsOnly) return scrollingSource(win, { settleMs: 1500, ...options, read: () => parseGoogleBasic(win.document) });
     return scrollingSource(win, {
       ...options,
-      read: () => parseGoogle(win.document, responses),
+      read: googleReader(win.document, responses),
       moreButton: () => win.document.querySelector<HTMLElement>('input[type="button"][value*="more" i], a[aria-label*="more results" i]'),
     });
   },
