@@ -37,9 +37,6 @@ export function ReviewView() {
   const [selected, setSelected] = useState(0);
   const [job, setJob] = useState<Job | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  // The keyboard handler is registered once; it reads the latest state through this.
-  const latest = useRef({ view, selected, page });
-  latest.current = { view, selected, page };
 
   const load = async (): Promise<void> => {
     if (!dataset) return;
@@ -135,11 +132,17 @@ export function ReviewView() {
     }
   };
 
+  // The keyboard handler is registered once; it reads the latest state through this, and acts
+  // through the latest `act`, whose `load` asks for the grid with the current split, cell,
+  // filter and page (an `act` from an earlier render would reload the grid with stale ones).
+  const latest = useRef({ view, selected, page, act });
+  latest.current = { view, selected, page, act };
+
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       const target = e.target as HTMLElement | null;
       if (e.ctrlKey || e.metaKey || e.altKey || (target && /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName))) return;
-      const { view: v, selected: sel, page: pg } = latest.current;
+      const { view: v, selected: sel, page: pg, act } = latest.current;
       if (!v) return;
       const action = keyAction(e.key, COLUMNS);
       if (!action) return;
