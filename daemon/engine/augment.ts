@@ -2,8 +2,9 @@
  * Training-set augmentation like fastai's `get_transforms()`, done on decoded RGB pixels in
  * one resampling pass: horizontal flip, rotation, zoom, a true perspective warp (a 3x3
  * homography, not an affine approximation), random crop position, then lighting (brightness
- * and contrast in logit space, as fastai does) through a 256-entry lookup table. Sampling is
- * bilinear with reflection padding (fastai's default padding mode). Pure: pixels in, floats out.
+ * and contrast in logit space, as fastai does) through a lookup table of 256 entries per
+ * channel. Sampling is bilinear with reflection padding (fastai's default padding mode).
+ * Pure: pixels in, floats out.
  */
 import { type Rng, uniform } from './rng.ts';
 
@@ -109,26 +110,46 @@ export function reflect(coord: number, size: number): number {
   return c < 0 ? 0 : c > size - 1 ? size - 1 : c;
 }
 
-function lightingTable(t: TransformDraw, norm: Normalization): Float32Array[] {
+const normalisationTables = new Map<string, Float32Array>();
+
+/**
+ * One table for the three channels: entry `256·c + v` is (v/255 − mean[c])/std[c]. Cached
+ * per normalisation, so callers must not write to it. One typed array instead of three made
+ * prediction's normalising loop a third faster.
+ */
+export function normalisationTable(norm: Normalization): Float32Array {
+  const key = `${norm.mean.join(',')}|${norm.std.join(',')}`;
+  let table = normalisationTables.get(key);
+  if (!table) {
+    table = new Float32Array(768);
+    for (let ch = 0; ch < 3; ch++) {
+      const mean = norm.mean[ch] as number;
+      const std = norm.std[ch] as number;
+      for (let v = 0; v < 256; v++) table[ch * 256 + v] = (v / 255 - mean) / std;
+    }
+    normalisationTables.set(key, table);
+  }
+  return table;
+}
+
+/** Lighting and normalisation in one table laid out as normalisationTable's, which it is when the lighting is neutral. */
+function lightingTable(t: TransformDraw, norm: Normalization): Float32Array {
+  // Without a lighting change x stays v/255, so the entries are normalisationTable's, float for float.
+  if (t.brightness === 0.5 && t.contrast === 1) return normalisationTable(norm);
   const eps = 1e-4;
   const logit = (p: number) => Math.log(p / (1 - p));
   const shift = logit(t.brightness);
-  const tables: Float32Array[] = [];
+  const table = new Float32Array(768);
   for (let ch = 0; ch < 3; ch++) {
-    const table = new Float32Array(256);
     const mean = norm.mean[ch] as number;
     const std = norm.std[ch] as number;
     for (let v = 0; v < 256; v++) {
-      let x = v / 255;
-      if (t.brightness !== 0.5 || t.contrast !== 1) {
-        const p = Math.min(1 - eps, Math.max(eps, x));
-        x = 1 / (1 + Math.exp(-(logit(p) * t.contrast + shift)));
-      }
-      table[v] = (x - mean) / std;
+      const p = Math.min(1 - eps, Math.max(eps, v / 255));
+      const x = 1 / (1 + Math.exp(-(logit(p) * t.contrast + shift)));
+      table[ch * 256 + v] = (x - mean) / std;
     }
-    tables.push(table);
   }
-  return tables;
+  return table;
 }
 
 /**
@@ -148,10 +169,7 @@ export function renderTransformed(src: RgbImage, size: number, t: TransformDraw,
   const invZoom = 1 / t.zoom;
   const shiftX = (1 - invZoom) * (2 * t.zoomCol - 1);
   const shiftY = (1 - invZoom) * (2 * t.zoomRow - 1);
-  const tables = lightingTable(t, norm);
-  const t0 = tables[0] as Float32Array;
-  const t1 = tables[1] as Float32Array;
-  const t2 = tables[2] as Float32Array;
+  const table = lightingTable(t, norm);
   const data = src.data;
   const w = src.width;
   const h = src.height;
@@ -194,8 +212,7 @@ export function renderTransformed(src: RgbImage, size: number, t: TransformDraw,
           (data[i01 + ch] as number) * w01 +
           (data[i10 + ch] as number) * w10 +
           (data[i11 + ch] as number) * w11;
-        const table = ch === 0 ? t0 : ch === 1 ? t1 : t2;
-        result[o++] = table[Math.round(value)] as number;
+        result[o++] = table[ch * 256 + Math.round(value)] as number;
       }
     }
   }

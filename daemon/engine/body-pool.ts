@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
+import { modelArtifacts } from './model-io.ts';
 
 interface Pending {
   resolve: (data: Float32Array) => void;
@@ -14,18 +15,6 @@ interface Pending {
 interface Slot {
   worker: Worker;
   busy: boolean;
-}
-
-async function captureArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let captured: tf.io.ModelArtifacts | null = null;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      captured = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  if (!captured) throw new Error('could not serialise the backbone');
-  return captured;
 }
 
 export class BodyWorkerPool {
@@ -43,9 +32,7 @@ export class BodyWorkerPool {
   /** Starts `count` workers holding the network `full`, cut at `cutLayer`. */
   static async start(full: tf.LayersModel, cutLayer: string, count: number): Promise<BodyWorkerPool> {
     const pool = new BodyWorkerPool();
-    const artifacts = await captureArtifacts(full);
-    const weightData = artifacts.weightData;
-    const bytes = weightData == null ? new ArrayBuffer(0) : tf.io.concatenateArrayBuffers(Array.isArray(weightData) ? weightData : [weightData]);
+    const artifacts = await modelArtifacts(full);
     try {
       await Promise.all(
         Array.from({ length: count }, async () => {
@@ -60,7 +47,7 @@ export class BodyWorkerPool {
             };
             worker.once('message', onMessage);
             worker.once('error', reject);
-            worker.postMessage({ type: 'init', modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs, weightData: bytes.slice(0), cutLayer });
+            worker.postMessage({ type: 'init', modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData.slice(0), cutLayer });
           });
           worker.on('message', (msg: { type: string; id: number; data?: Float32Array; message?: string }) => pool.onMessage(slot, msg));
           worker.on('error', (err) => pool.failAll(err));

@@ -26,6 +26,8 @@ export function featureKey(parts: FeatureKeyParts): string {
 
 export class FeatureCache {
   private readonly memory = new Map<string, Float32Array>();
+  /** Shard folders made already: one mkdir per folder rather than one per write. */
+  private readonly shards = new Set<string>();
 
   /** `dir` absent: memory only. */
   constructor(readonly dir?: string) {}
@@ -57,9 +59,20 @@ export class FeatureCache {
   async set(key: string, value: Float32Array, persist = true): Promise<void> {
     this.memory.set(key, value);
     if (!this.dir || !persist) return;
-    const path = this.pathOf(key);
-    await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
-    await writeAtomic(path, new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    const shard = join(this.dir, key.slice(0, 2));
+    const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    if (!this.shards.has(shard)) {
+      await mkdir(shard, { recursive: true });
+      this.shards.add(shard);
+    }
+    try {
+      await writeAtomic(this.pathOf(key), bytes);
+    } catch (err) {
+      // A shard folder removed behind the cache's back (say, by hand) is made again rather than failing every write to it.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(shard, { recursive: true });
+      await writeAtomic(this.pathOf(key), bytes);
+    }
   }
 
   clearMemory(): void {

@@ -17,6 +17,7 @@ import { FeatureCache, featureKey } from './feature-cache.ts';
 import { buildHead, concatPool } from './head.ts';
 import { fastDecoder } from './fastDecoder.ts';
 import type { ImageDecoder } from './images.ts';
+import { normaliseSquare } from './onnx/preprocess.ts';
 import { AdamW } from './optimizer.ts';
 import { chunk, prefetch, yieldToEventLoop } from './pipeline.ts';
 import { diagnose, type BatchRecord, type Diagnosis, type EpochRow } from './recorder.ts';
@@ -181,12 +182,21 @@ function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal);
 }
 
-function emit(run: RunOptions, event: EngineEvent): void {
+/** Hands `event` to the run's listener, if any. */
+export function emit(run: RunOptions, event: EngineEvent): void {
   try {
     run.onEvent?.(event);
   } catch {
     // A failing listener must not stop a training job.
   }
+}
+
+/** Feature rows as one [rows, width] tensor, for the head. */
+function stackRows(rows: readonly Float32Array[]): tf.Tensor2D {
+  const width = (rows[0] as Float32Array).length;
+  const flat = new Float32Array(rows.length * width);
+  rows.forEach((row, k) => flat.set(row, k * width));
+  return tf.tensor2d(flat, [rows.length, width]);
 }
 
 function variablesOf(layers: readonly tf.layers.Layer[], trainableOnly: boolean): tf.Variable[] {
@@ -324,20 +334,43 @@ export class Learner {
     return hash;
   }
 
-  private transformFor(hash: string, draw: number | 'valid' | string): TransformDraw {
-    if (draw === 'valid' || this.augment === false) return IDENTITY_TRANSFORM;
-    return drawTransform(rngFromString(`${this.augmentSeed}:${hash}:${draw}`), this.augment);
+  /** The augmentation `draw` is rendered with; null: the plain centre crop (IDENTITY_TRANSFORM), whatever the image. */
+  private augmentFor(draw: number | 'valid' | string): AugmentOptions | null {
+    return draw === 'valid' || this.augment === false ? null : this.augment;
   }
 
-  /** Decodes and renders a batch; unreadable files come back as null (and are skipped from then on). */
-  private async renderBatch(items: readonly DatasetItem[], draw: number | 'valid' | string, run: RunOptions): Promise<{ pixels: Float32Array; kept: number[] }> {
+  private transformFor(hash: string, draw: number | 'valid' | string): TransformDraw {
+    const augment = this.augmentFor(draw);
+    return augment ? drawTransform(rngFromString(`${this.augmentSeed}:${hash}:${draw}`), augment) : IDENTITY_TRANSFORM;
+  }
+
+  /**
+   * Decodes and renders a batch; unreadable files come back as null (and are skipped from then on).
+   * `hashes[i]`, where the caller already has it, is the content hash of `items[i]`.
+   */
+  private async renderBatch(
+    items: readonly DatasetItem[],
+    draw: number | 'valid' | string,
+    run: RunOptions,
+    hashes?: readonly string[],
+  ): Promise<{ pixels: Float32Array; kept: number[] }> {
     const size = this.imageSize;
     const per = size * size * 3;
-    const decoded = await Promise.all(
-      items.map(async (item) => {
+    const plain = this.augmentFor(draw) === null;
+    const renders = await Promise.all(
+      items.map(async (item, i): Promise<((out: Float32Array) => void) | null> => {
         try {
-          const [img, hash] = await Promise.all([this.decoder.decode(item.file, size), this.contentHash(item.file)]);
-          return { img, hash };
+          if (plain) {
+            // The centre square normalised equals the identity render of the full decode bit
+            // for bit (preprocess.test.ts), without resampling the whole picture; the draw
+            // needs no content hash either.
+            const square = await this.decoder.decodeCentre(item.file, size);
+            if (square.width !== size || square.height !== size) throw new Error(`decoded centre is ${square.width}×${square.height}, not ${size}×${size}`);
+            return (out) => normaliseSquare(square, this.normalization, out);
+          }
+          const [img, hash] = await Promise.all([this.decoder.decode(item.file, size), hashes?.[i] ?? this.contentHash(item.file)]);
+          const transform = this.transformFor(hash, draw);
+          return (out) => renderTransformed(img, size, transform, this.normalization, out);
         } catch (err) {
           this.unusable.add(item.file);
           emit(run, { type: 'warning', file: item.file, message: `skipped unreadable image: ${(err as Error).message}` });
@@ -346,14 +379,11 @@ export class Learner {
       }),
     );
     const kept: number[] = [];
-    decoded.forEach((d, i) => {
-      if (d) kept.push(i);
+    renders.forEach((r, i) => {
+      if (r) kept.push(i);
     });
     const pixels = new Float32Array(kept.length * per);
-    kept.forEach((i, k) => {
-      const d = decoded[i] as { img: import('./augment.ts').RgbImage; hash: string };
-      renderTransformed(d.img, size, this.transformFor(d.hash, draw), this.normalization, pixels.subarray(k * per, (k + 1) * per));
-    });
+    kept.forEach((i, k) => (renders[i] as (out: Float32Array) => void)(pixels.subarray(k * per, (k + 1) * per)));
     return { pixels, kept };
   }
 
@@ -369,19 +399,22 @@ export class Learner {
   private async featuresFor(items: readonly DatasetItem[], draw: number | 'valid', run: RunOptions, store = true): Promise<(Float32Array | null)[]> {
     const out: (Float32Array | null)[] = new Array(items.length).fill(null);
     const keys: string[] = [];
+    const hashes: string[] = [];
     const missing: number[] = [];
     const persist = this.bodyVersion.startsWith('pretrained:');
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as DatasetItem;
       let key = '';
+      let hash = '';
       try {
-        const hash = await this.contentHash(item.file);
+        hash = await this.contentHash(item.file);
         key = featureKey({ contentHash: hash, bodyVersion: this.bodyVersion, size: this.imageSize, draw, augmentSeed: this.augment === false ? -1 : this.augmentSeed });
       } catch (err) {
         this.unusable.add(item.file);
         emit(run, { type: 'warning', file: item.file, message: `skipped unreadable image: ${(err as Error).message}` });
       }
       keys.push(key);
+      hashes.push(hash);
       if (!key) continue;
       const hit = await this.cache.get(key);
       if (hit) out[i] = hit;
@@ -394,7 +427,15 @@ export class Learner {
     const batches = chunk(missing, this.bodyBatchSize);
     const self = this;
     async function* rendered() {
-      for (const batch of batches) yield { batch, ...(await self.renderBatch(batch.map((i) => items[i] as DatasetItem), draw, run)) };
+      for (const batch of batches) {
+        const result = await self.renderBatch(
+          batch.map((i) => items[i] as DatasetItem),
+          draw,
+          run,
+          batch.map((i) => hashes[i] as string),
+        );
+        yield { batch, ...result };
+      }
     }
     const size = this.imageSize;
     // Worker threads hold the pretrained weights only; a tuned body runs here.
@@ -465,10 +506,7 @@ export class Learner {
       const feats = await this.featuresFor(order, draw, run);
       const usable = order.map((item, i) => ({ item, f: feats[i] })).filter((p): p is { item: DatasetItem; f: Float32Array } => p.f != null);
       for (const batch of this.dropLast(chunk(usable, this.batchSize))) {
-        const width = (batch[0] as { f: Float32Array }).f.length;
-        const flat = new Float32Array(batch.length * width);
-        batch.forEach((p, k) => flat.set(p.f, k * width));
-        yield { x: tf.tensor2d(flat, [batch.length, width]), y: Int32Array.from(batch.map((p) => this.labelIndex(p.item))) };
+        yield { x: stackRows(batch.map((p) => p.f)), y: Int32Array.from(batch.map((p) => this.labelIndex(p.item))) };
       }
       return;
     }
@@ -523,9 +561,13 @@ export class Learner {
     return loss;
   }
 
-  /** Any update to the body makes cached activations stale. */
+  /**
+   * Any update to the body makes cached activations stale. Each step gives the body a new
+   * version, and no version comes back without the memory being cleared (lrFind and
+   * setBodyVersion clear it), so entries under the old one would only pile up.
+   */
   private bodyChanged(): void {
-    if (this.bodyVersion.startsWith('pretrained:') || !this.bodyVersion.startsWith('tuned:')) this.cache.clearMemory();
+    this.cache.clearMemory();
     this.bodyVersion = `tuned:${randomUUID()}`;
   }
 
@@ -598,10 +640,7 @@ export class Learner {
     const usable = items.map((item, i) => ({ item, f: feats[i] })).filter((p): p is { item: DatasetItem; f: Float32Array } => p.f != null);
     const out: ItemPrediction[] = [];
     for (const batch of chunk(usable, 256)) {
-      const width = (batch[0] as { f: Float32Array }).f.length;
-      const flat = new Float32Array(batch.length * width);
-      batch.forEach((p, k) => flat.set(p.f, k * width));
-      const probs = tf.tidy(() => tf.softmax(this.head.apply(tf.tensor2d(flat, [batch.length, width]), { training: false }) as tf.Tensor2D));
+      const probs = tf.tidy(() => tf.softmax(this.head.apply(stackRows(batch.map((p) => p.f)), { training: false }) as tf.Tensor2D));
       const data = (await probs.data()) as Float32Array;
       probs.dispose();
       const k = this.classes.length;

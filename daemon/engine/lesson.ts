@@ -3,7 +3,7 @@
  * stage-1, and, where the backend has the body's gradient kernels, unfreeze, lr_find,
  * fit_one_cycle(2, [hi/10, hi]) with hi from the LR finder, save stage-2.
  */
-import type { FitResult, Learner, LrFindResult, RunOptions } from './learner.ts';
+import { emit, type FitResult, type Learner, type LrFindResult, type RunOptions } from './learner.ts';
 import { saveStage } from './stages.ts';
 
 export interface LessonOptions extends RunOptions {
@@ -34,13 +34,7 @@ export interface LessonResult {
 }
 
 export async function runLessonSchedule(learner: Learner, options: LessonOptions): Promise<LessonResult> {
-  const say = (phase: string, message: string) => {
-    try {
-      options.onEvent?.({ type: 'phase', phase, message });
-    } catch {
-      // listeners never stop the job
-    }
-  };
+  const say = (phase: string, message: string) => emit(options, { type: 'phase', phase, message });
   const stage1Epochs = options.stage1Epochs ?? 4;
   const stage1Lr = options.stage1Lr ?? 3e-3;
   learner.freeze();

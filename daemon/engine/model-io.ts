@@ -48,25 +48,34 @@ export async function loadLayersModelFromDir(dir: string): Promise<tf.LayersMode
   return tf.loadLayersModel(tf.io.fromMemory(await readModelArtifacts(dir)));
 }
 
-/** Writes model.json + weights.bin into `dir` (created), replacing what was there atomically per file. */
-export async function saveLayersModelToDir(model: tf.LayersModel, dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
+/** A model's artifacts as `model.save` hands them over, its weights in one buffer. */
+export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts & { weightData: ArrayBuffer }> {
+  let captured: (tf.io.ModelArtifacts & { weightData: ArrayBuffer }) | null = null;
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weightData = artifacts.weightData;
-      const bytes = weightData == null ? new Uint8Array(0) : new Uint8Array(tf.io.concatenateArrayBuffers(Array.isArray(weightData) ? weightData : [weightData]));
-      const json: ModelJson = {
-        modelTopology: artifacts.modelTopology as object,
-        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
-        format: artifacts.format ?? 'layers-model',
-        generatedBy: artifacts.generatedBy ?? 'teddy',
-        convertedBy: artifacts.convertedBy ?? null,
-      };
-      await writeAtomic(join(dir, WEIGHTS_FILE), bytes);
-      await writeAtomic(join(dir, 'model.json'), JSON.stringify(json));
+      const bytes = weightData == null ? new ArrayBuffer(0) : tf.io.concatenateArrayBuffers(Array.isArray(weightData) ? weightData : [weightData]);
+      captured = { ...artifacts, weightData: bytes };
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bytes.byteLength } };
     }),
   );
+  if (!captured) throw new Error('could not serialise the model');
+  return captured;
+}
+
+/** Writes model.json + weights.bin into `dir` (created), replacing what was there atomically per file. */
+export async function saveLayersModelToDir(model: tf.LayersModel, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const artifacts = await modelArtifacts(model);
+  const json: ModelJson = {
+    modelTopology: artifacts.modelTopology as object,
+    weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
+    format: artifacts.format ?? 'layers-model',
+    generatedBy: artifacts.generatedBy ?? 'teddy',
+    convertedBy: artifacts.convertedBy ?? null,
+  };
+  await writeAtomic(join(dir, WEIGHTS_FILE), new Uint8Array(artifacts.weightData));
+  await writeAtomic(join(dir, 'model.json'), JSON.stringify(json));
 }
 
 export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {

@@ -7,31 +7,9 @@
  * checks that equality. With onnxruntime the forward pass is fast enough that this path,
  * not the network, set the pace.
  */
-import type { Normalization } from '../augment.ts';
+import { normalisationTable, type Normalization } from '../augment.ts';
 import type { ImageDecoder, DecodedPixels } from '../images.ts';
 import { onWhite } from '../images.ts';
-
-const tableCache = new Map<string, Float32Array>();
-
-/**
- * One table for the three channels: entry `256·c + v` is (v/255 − mean[c])/std[c], as
- * renderTransformed computes it. One typed array instead of three made the loop below a
- * third faster.
- */
-function normalisationTable(norm: Normalization): Float32Array {
-  const key = `${norm.mean.join(',')}|${norm.std.join(',')}`;
-  let table = tableCache.get(key);
-  if (!table) {
-    table = new Float32Array(768);
-    for (let ch = 0; ch < 3; ch++) {
-      const mean = norm.mean[ch] as number;
-      const std = norm.std[ch] as number;
-      for (let v = 0; v < 256; v++) table[ch * 256 + v] = (v / 255 - mean) / std;
-    }
-    tableCache.set(key, table);
-  }
-  return table;
-}
 
 /** Writes the normalised RGB floats of decoded pixels into `out` (RGBA is flattened on white first, as decode does). */
 export function normaliseSquare(src: DecodedPixels, norm: Normalization, out: Float32Array): void {
