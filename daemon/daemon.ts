@@ -4,9 +4,10 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Event } from '../shared/protocol.ts';
 import type { DaemonConfig } from './config.ts';
 import { lockDataDir } from './dataDirLock.ts';
-import { startServer } from './server.ts';
+import { startServer, type RunningServer } from './server.ts';
 import { initBackend } from './engine/index.ts';
 import { JobRunner } from './services/jobRunner.ts';
 import { createFeatureCache } from './services/training.ts';
@@ -48,9 +49,9 @@ export async function startDaemon(config: DaemonConfig, log: (message: string) =
   if (swept.orphans.length || swept.tempFiles) log(`removed ${swept.orphans.length} unrecorded files and ${swept.tempFiles} temp files`);
 
   const predictions = new PredictionService(store, config.dataDir, config.download);
-  let broadcast: (event: Parameters<Awaited<ReturnType<typeof startServer>>['broadcast']>[0]) => void = () => {};
+  let broadcast: (event: Event) => void = () => {};
   const jobs = new JobRunner(store, (event) => broadcast(event), log);
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: RunningServer;
   try {
     server = await startServer({
       host: config.host,

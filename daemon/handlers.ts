@@ -14,12 +14,11 @@ import { datasetStats } from './services/stats.ts';
 import { runVerify } from './services/verify.ts';
 import { getBackendStatus } from './engine/index.ts';
 import { onnxStatusLine } from './engine/onnx/runtime.ts';
-import { runLrFind, runTraining, type TrainingDeps } from './services/training.ts';
+import { backboneCacheDir, runLrFind, runTraining, type TrainingDeps } from './services/training.ts';
 import { duplicateGroups, thumbnails } from './services/cleaning.ts';
 import { exportModel, importModel, modelInfo } from './services/models.ts';
 import { topK, type PredictionService } from './services/prediction/predictionService.ts';
 import { importBackbone } from './engine/index.ts';
-import { join } from 'node:path';
 import { interpretationView, runInterpretation } from './services/interpretation.ts';
 import type { FileStore } from './store/files.ts';
 import type { Store } from './store/store.ts';
@@ -149,7 +148,7 @@ export const handlers: Handlers = {
 
   'backbone.import': async (params, ctx) => {
     try {
-      return await importBackbone(params.dir, { cacheDir: join(ctx.config.dataDir, 'models', 'backbones'), ...(params.id ? { id: params.id } : {}) });
+      return await importBackbone(params.dir, { cacheDir: backboneCacheDir(ctx.config.dataDir), ...(params.id ? { id: params.id } : {}) });
     } catch (err) {
       throw new DaemonError('invalid_params', (err as Error).message);
     }

@@ -98,14 +98,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
-  const send = (conn: Connection, frame: ServerFrame): void => {
+  /** Sends an already-serialised frame, so that a broadcast serialises once for all connections. */
+  const sendText = (conn: Connection, text: string): void => {
     if (conn.ws.readyState !== conn.ws.OPEN) return;
     if (conn.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       conn.ws.close(CLOSE_SLOW_CONSUMER, 'client is not reading its messages');
       return;
     }
-    conn.ws.send(JSON.stringify(frame));
+    conn.ws.send(text);
   };
+
+  const send = (conn: Connection, frame: ServerFrame): void => sendText(conn, JSON.stringify(frame));
 
   const sendError = (conn: Connection, id: string | number | null, error: ErrorBody): void => send(conn, { id, type: 'error', error });
 
@@ -204,11 +207,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     port: (httpServer.address() as AddressInfo).port,
     broadcast(event: Event) {
+      let text: string | undefined;
       for (const conn of connections) {
         if (!conn.authenticated) continue;
         // Progress is a state, not a log: a lagging client can skip to the next one.
         if (event.kind === 'job.progress' && conn.ws.bufferedAmount > EVENT_SKIP_BUFFERED_BYTES) continue;
-        send(conn, { type: 'event', event });
+        text ??= JSON.stringify({ type: 'event', event } satisfies ServerFrame);
+        sendText(conn, text);
       }
     },
     async close() {

@@ -8,7 +8,7 @@
  * background tells extension pages what changed (`Broadcast`).
  */
 import { z } from 'zod';
-import { Event, MAX_URLS_PER_ADD, Name, TopK, UrlItem } from '../shared/protocol.ts';
+import { Event, MAX_PREDICT_URLS, MAX_URLS_PER_ADD, Name, PredictUrls, UrlItem, UrlPrediction } from '../shared/protocol.ts';
 
 export const LinkStatus = z.enum([
   /** No address/token configured yet. */
@@ -45,11 +45,11 @@ export type CollectedItem = z.infer<typeof CollectedItem>;
 /** A batch from a content script; the background splits it into `urls.add` requests. */
 const MAX_COLLECT_BATCH = MAX_URLS_PER_ADD * 5;
 
-/** The daemon's `predict.urls` limit. */
-export const MAX_OVERLAY_BATCH = 64;
+/** The overlay's batches go to the daemon as they are: its `predict.urls` limit is theirs. */
+export const MAX_OVERLAY_BATCH = MAX_PREDICT_URLS;
 
-export const OverlayPrediction = z.object({ url: z.string(), top: TopK.nullable(), error: z.string().nullable() });
-export type OverlayPrediction = z.infer<typeof OverlayPrediction>;
+export const OverlayPrediction = UrlPrediction;
+export type OverlayPrediction = UrlPrediction;
 
 export const BgRequest = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('state.get') }),
@@ -59,7 +59,7 @@ export const BgRequest = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('classes.get') }),
   z.object({ kind: z.literal('collect.add'), className: Name, items: z.array(CollectedItem).min(1).max(MAX_COLLECT_BATCH) }),
   /** The overlay's batch of image URLs, predicted with the selected dataset's newest model; only from sites where it is on. */
-  z.object({ kind: z.literal('overlay.predict'), urls: z.array(z.string().min(1).max(8192)).min(1).max(MAX_OVERLAY_BATCH) }),
+  z.object({ kind: z.literal('overlay.predict'), urls: PredictUrls }),
   /**
    * Any daemon request, forwarded over the background's one connection. Its params are
    * checked against the protocol schema of `type` before they are sent, and the result

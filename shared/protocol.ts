@@ -171,6 +171,10 @@ export const EpochRow = z.object({
 });
 export type EpochRow = z.infer<typeof EpochRow>;
 
+/** A model's validation scores: a training report's last row, kept with the model record. */
+export const Metrics = z.object({ errorRate: z.number(), validLoss: z.number(), accuracy: z.number() });
+export type Metrics = z.infer<typeof Metrics>;
+
 export const Diagnosis = z.object({
   kind: z.enum(['lr-too-high', 'lr-too-low', 'too-few-epochs', 'too-many-epochs', 'ok']),
   message: z.string(),
@@ -212,7 +216,7 @@ export const TrainingReport = z.object({
   stages: z.array(StageReport),
   lrFind: LrFindCurve.nullable(),
   stage2Skipped: z.string().nullable(),
-  final: z.object({ errorRate: z.number(), validLoss: z.number(), accuracy: z.number() }).nullable(),
+  final: Metrics.nullable(),
 });
 export type TrainingReport = z.infer<typeof TrainingReport>;
 
@@ -279,13 +283,23 @@ export type DuplicateGroup = z.infer<typeof DuplicateGroup>;
 export const TopK = z.array(z.object({ className: z.string(), probability: z.number() }));
 export type TopK = z.infer<typeof TopK>;
 
+/** Most URLs one `predict.urls` may carry; clients send larger lists in batches. */
+export const MAX_PREDICT_URLS = 64;
+
+/** One URL's answer from `predict.urls`: its top classes, or why it could not be predicted. */
+export const UrlPrediction = z.object({ url: z.string(), top: TopK.nullable(), error: z.string().nullable() });
+export type UrlPrediction = z.infer<typeof UrlPrediction>;
+
+/** The URLs of one prediction request. */
+export const PredictUrls = z.array(z.string().min(1).max(8192)).min(1).max(MAX_PREDICT_URLS);
+
 export const ModelInfo = z.object({
   id: Id,
   /** The training job that made it; null for an imported model. */
   jobId: Id.nullable(),
   backbone: z.string(),
   classes: z.array(z.string()),
-  metrics: z.object({ errorRate: z.number(), validLoss: z.number(), accuracy: z.number() }).nullable(),
+  metrics: Metrics.nullable(),
   createdAt: z.string(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
@@ -413,13 +427,13 @@ export const requests = {
   'predict.urls': {
     params: z.object({
       dataset: DatasetRef,
-      urls: z.array(z.string().min(1).max(8192)).min(1).max(64),
+      urls: PredictUrls,
       topK: z.number().int().min(1).max(50).default(3),
     }),
     result: z.object({
       modelId: Id,
       classes: z.array(z.string()),
-      predictions: z.array(z.object({ url: z.string(), top: TopK.nullable(), error: z.string().nullable() })),
+      predictions: z.array(UrlPrediction),
     }),
   },
   'predict.image': {

@@ -82,6 +82,14 @@ describe('differenceHash', () => {
     expect(hammingDistance(await differenceHash(a), await differenceHash(resized))).toBeLessThanOrEqual(4);
     expect(hammingDistance(await differenceHash(a), await differenceHash(other))).toBeGreaterThan(20);
   });
+
+  it('counts differing bits across the whole 64-bit hash, sign bits included', () => {
+    expect(hammingDistance('0000000000000000', '0000000000000000')).toBe(0);
+    expect(hammingDistance('0000000000000000', 'ffffffffffffffff')).toBe(64);
+    expect(hammingDistance('8000000080000000', '0000000000000000')).toBe(2);
+    expect(hammingDistance('0123456789abcdef', 'fedcba9876543210')).toBe(64);
+    expect(hammingDistance('00000000000000ff', '0000000f00000000')).toBe(12);
+  });
 });
 
 describe('checkImage', () => {

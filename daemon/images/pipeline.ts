@@ -42,14 +42,22 @@ export async function differenceHash(input: Buffer): Promise<string> {
   return BigInt(`0b${bits}`).toString(16).padStart(16, '0');
 }
 
+/** Set bits of a 32-bit integer; hashes are compared in 32-bit halves to stay off BigInt. */
+export function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** The halves of a difference hash as 32-bit integers, for `popcount32` of their XOR. */
+export function hashHalves(hash: string): [number, number] {
+  return [parseInt(hash.slice(0, 8), 16) | 0, parseInt(hash.slice(8, 16), 16) | 0];
+}
+
 export function hammingDistance(a: string, b: string): number {
-  let x = BigInt(`0x${a}`) ^ BigInt(`0x${b}`);
-  let n = 0;
-  while (x) {
-    n += Number(x & 1n);
-    x >>= 1n;
-  }
-  return n;
+  const [aHi, aLo] = hashHalves(a);
+  const [bHi, bLo] = hashHalves(b);
+  return popcount32(aHi ^ bHi) + popcount32(aLo ^ bLo);
 }
 
 /** The checks every image passes before it is decoded in full: its kind, its size from the header. */

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import type { DuplicateGroup } from '../../shared/protocol.ts';
 import type { FileStore } from '../store/files.ts';
 import type { Store } from '../store/store.ts';
-import { cachedDuplicateGroups } from './stats.ts';
+import { cachedDuplicateGroups, usableHashedImages } from './stats.ts';
 
 /** Small JPEG data URLs: the extension shows them without another route to the daemon. */
 export async function thumbnails(store: Store, files: FileStore, datasetId: number, ids: number[], size: number): Promise<{ id: number; dataUrl: string | null }[]> {
@@ -23,9 +23,9 @@ export async function thumbnails(store: Store, files: FileStore, datasetId: numb
 
 /** Near-duplicate groups, with whether they straddle the train/validation split. */
 export function duplicateGroups(store: Store, datasetId: number): DuplicateGroup[] {
-  const images = store.listImages(datasetId, { status: ['ok'] }).images.filter((i): i is typeof i & { phash: string } => i.phash !== null);
+  const images = usableHashedImages(store, datasetId);
   const byId = new Map(images.map((i) => [i.id, i]));
-  return cachedDuplicateGroups(store, datasetId)
+  return cachedDuplicateGroups(store, datasetId, images)
     .map((ids) => ids.map((id) => byId.get(id)).filter((i) => i !== undefined))
     .filter((group) => group.length > 1)
     .map((group) => ({

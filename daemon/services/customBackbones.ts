@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { describeIssues } from '../../shared/protocol.ts';
 import { getBackboneSpec, registerBackbone } from '../engine/index.ts';
 
 export const BACKBONE_SPEC_FILE = 'backbone.json';
@@ -32,7 +33,7 @@ export function registerBackboneFromDir(id: string, modelDir: string | undefined
   const file = join(modelDir, id, BACKBONE_SPEC_FILE);
   if (!existsSync(file)) return false;
   const parsed = SpecFile.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new Error(`${file}: ${describeIssues(parsed.error)}`);
   const { upperBodyStartLayer, ...spec } = parsed.data;
   registerBackbone({ id, url: `file://${join(modelDir, id, 'model.json')}`, ...spec, ...(upperBodyStartLayer ? { upperBodyStartLayer } : {}) });
   return true;

@@ -3,12 +3,13 @@
  * `name,label` CSV (cleaned.csv), so a fastai user can bring a dataset in and take it
  * back out.
  */
-import { copyFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { Name } from '../../shared/protocol.ts';
+import { writeAtomic } from '../engine/model-io.ts';
 import { DaemonError } from './errors.ts';
 import { checkExportTarget } from './exportTarget.ts';
 import { countOutcome, ingestBytes, type IngestDeps } from './ingest.ts';
@@ -111,7 +112,5 @@ export async function runExport(deps: IngestDeps, ctx: JobContext, datasetId: nu
     ctx.progress.ok++;
     ctx.report();
   }
-  const tmp = join(root, `.${LABELS_CSV}.part`);
-  await writeFile(tmp, stringify(rows, { header: true, columns: ['name', 'label'] }));
-  await rename(tmp, join(root, LABELS_CSV));
+  await writeAtomic(join(root, LABELS_CSV), stringify(rows, { header: true, columns: ['name', 'label'] }));
 }

@@ -5,11 +5,10 @@
  * from the images' *current* labels, so a relabel or a delete shows at once.
  */
 import type { InterpretationItem, InterpretationView, ParsedParams } from '../../shared/protocol.ts';
-import { Learner } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
 import { DaemonError } from './errors.ts';
 import type { JobContext } from './jobRunner.ts';
-import { backboneFor, datasetItems, loadRecordedModel, onnxBody, type TrainingDeps } from './training.ts';
+import { datasetItems, loadRecordedModel, withLearner, type TrainingDeps } from './training.ts';
 
 /** What an interpretation job keeps: one probability vector per image, in the model's class order. */
 export interface InterpretationResult {
@@ -29,18 +28,8 @@ export async function runInterpretation(deps: TrainingDeps, ctx: JobContext, dat
   const items = datasetItems(deps, datasetId).filter((i) => model.classes.includes(i.label));
   ctx.progress.total = items.length;
   ctx.report();
-  const backbone = await backboneFor(deps, ctx.signal);
   // A stage-1 model's body is the pretrained one: its features come from onnxruntime (or the cache).
-  const onnx = await onnxBody(backbone);
-  const learner = new Learner({
-    backbone,
-    items,
-    classes: model.classes,
-    seed: dataset.splitSeed,
-    featureCache: deps.featureCache,
-    ...(onnx.runner ? { bodyPool: onnx.runner } : {}),
-  });
-  try {
+  return withLearner(deps, ctx.signal, () => ({ items, classes: model.classes, seed: dataset.splitSeed }), async (learner) => {
     await loadRecordedModel(learner, deps.dataDir, model);
     const predictions: InterpretationResult['predictions'] = [];
     const chunk = 64;
@@ -58,41 +47,63 @@ export async function runInterpretation(deps: TrainingDeps, ctx: JobContext, dat
     const result: InterpretationResult = { modelId: model.id, modelJobId: model.jobId, classes: model.classes, predictions };
     deps.store.setJobResult(ctx.jobId, result);
     return result;
-  } finally {
-    learner.dispose();
-    backbone.full.dispose();
-    await onnx.runner?.close();
-  }
+  });
 }
 
 const argmax = (xs: number[]): number => xs.reduce((best, x, i) => (x > xs[best]! ? i : best), 0);
+
+/** A stored interpretation with what follows from it alone: each prediction's most probable class. */
+interface ParsedInterpretation {
+  jobId: number;
+  result: InterpretationResult;
+  predictedIndex: number[];
+}
+
+/**
+ * The popup asks for the view after every review key press, and a result holds a probability
+ * vector per image: it is parsed once per job, not per request. Only the job's result is kept
+ * (written once, when the job ends); current labels and review marks are read afresh each time.
+ * One job per dataset, the latest: older ones are never shown again.
+ */
+const resultCache = new WeakMap<Store, Map<number, ParsedInterpretation>>();
+
+function parsedInterpretation(store: Store, datasetId: number, jobId: number): ParsedInterpretation {
+  let perStore = resultCache.get(store);
+  if (!perStore) resultCache.set(store, (perStore = new Map()));
+  const hit = perStore.get(datasetId);
+  if (hit?.jobId === jobId) return hit;
+  const result = store.jobResult(jobId) as InterpretationResult;
+  const parsed = { jobId, result, predictedIndex: result.predictions.map((p) => argmax(p.probabilities)) };
+  perStore.set(datasetId, parsed);
+  return parsed;
+}
 
 /** The view a client asks for: confusion, most-confused pairs and a page of top losses, from current labels. */
 export function interpretationView(store: Store, datasetId: number, params: ParsedParams<'interpret.get'>): InterpretationView {
   const job = store.latestJobWithResult(datasetId, 'interpret');
   if (!job) throw new DaemonError('not_found', 'no interpretation yet: run `teddy interpret` (interpret.run) after training');
-  const result = store.jobResult(job.id) as InterpretationResult;
+  const { result, predictedIndex } = parsedInterpretation(store, datasetId, job.id);
   const classes = result.classes;
   const current = new Map(store.listImages(datasetId, { status: ['ok'] }).images.map((i) => [i.id, i]));
   const latestModel = store.latestModel(datasetId);
 
   const scored: InterpretationItem[] = [];
-  for (const p of result.predictions) {
+  for (const [i, p] of result.predictions.entries()) {
     const image = current.get(p.imageId);
     // Deleted since, or moved to a class the model does not know: not part of the view.
     if (!image || p.split !== params.split) continue;
     const actualIndex = classes.indexOf(image.className);
     if (actualIndex < 0) continue;
-    const predictedIndex = argmax(p.probabilities);
+    const predicted = predictedIndex[i]!;
     const probActual = p.probabilities[actualIndex]!;
     scored.push({
       imageId: p.imageId,
       split: p.split,
       actual: image.className,
-      predicted: classes[predictedIndex]!,
+      predicted: classes[predicted]!,
       loss: -Math.log(Math.max(probActual, 1e-12)),
       probActual,
-      probPredicted: p.probabilities[predictedIndex]!,
+      probPredicted: p.probabilities[predicted]!,
       reviewed: image.reviewed,
       url: image.url,
     });
@@ -118,7 +129,8 @@ export function interpretationView(store: Store, datasetId: number, params: Pars
     jobId: job.id,
     modelId: result.modelId,
     stale: latestModel !== undefined && latestModel.id !== result.modelId,
-    classes,
+    // A copy: the cached result must not change with what a caller does to its answer.
+    classes: classes.slice(),
     split: params.split,
     count: scored.length,
     confusion,

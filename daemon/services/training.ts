@@ -4,7 +4,7 @@
  * The engine itself knows nothing of this.
  */
 import { basename, dirname, join, relative } from 'node:path';
-import type { LrFindCurve, StageReport, TrainingReport, TrainOptions, TrainUpdate } from '../../shared/protocol.ts';
+import type { Dataset, LrFindCurve, Metrics, StageReport, TrainingReport, TrainOptions, TrainUpdate } from '../../shared/protocol.ts';
 import {
   BackboneUnavailableError,
   FeatureCache,
@@ -17,6 +17,7 @@ import {
   type DatasetItem,
   type EngineEvent,
   type FitResult,
+  type LearnerOptions,
   type LoadedBackbone,
   type LrFindResult,
 } from '../engine/index.ts';
@@ -51,8 +52,9 @@ export function createFeatureCache(dataDir: string): FeatureCache {
   return new FeatureCache(join(dataDir, 'cache', 'features'));
 }
 
-export async function engineStatus(): Promise<BackendStatus> {
-  return initBackend();
+/** Where downloaded and imported backbones are kept, under the data directory. */
+export function backboneCacheDir(dataDir: string): string {
+  return join(dataDir, 'models', 'backbones');
 }
 
 /** The frozen body on onnxruntime when it loads (else tfjs in this thread, as before); the caller closes it. */
@@ -87,11 +89,50 @@ function checkTrainable(items: DatasetItem[]): void {
 export async function backboneFor(deps: TrainingDeps, signal: AbortSignal): Promise<LoadedBackbone> {
   try {
     // A fresh copy per job: stage 2 changes the body's weights in place.
-    return await loadBackbone(deps.backboneId, { cacheDir: join(deps.dataDir, 'models', 'backbones'), modelDir: deps.modelDir, signal });
+    return await loadBackbone(deps.backboneId, { cacheDir: backboneCacheDir(deps.dataDir), modelDir: deps.modelDir, signal });
   } catch (err) {
     if (err instanceof BackboneUnavailableError) throw new DaemonError('not_found', err.message);
     throw err;
   }
+}
+
+/** What a learner needs beyond the parts every job shares (backbone, feature cache, body runner). */
+export type JobLearnerOptions = Omit<LearnerOptions, 'backbone' | 'featureCache' | 'bodyPool'>;
+
+/**
+ * Runs `use` with a learner on a fresh backbone, its frozen body on onnxruntime when that
+ * loads, and releases all three however `use` ends: a leaked backbone or runner holds its
+ * tensors and worker threads until the daemon stops. `prepare` gets the runner's note.
+ */
+export async function withLearner<T>(
+  deps: TrainingDeps,
+  signal: AbortSignal,
+  prepare: (onnxNote: string) => JobLearnerOptions,
+  use: (learner: Learner, backbone: LoadedBackbone) => Promise<T>,
+): Promise<T> {
+  const backbone = await backboneFor(deps, signal);
+  const onnx = await onnxBody(backbone);
+  const learner = new Learner({
+    ...prepare(onnx.note),
+    backbone,
+    featureCache: deps.featureCache,
+    ...(onnx.runner ? { bodyPool: onnx.runner } : {}),
+  });
+  try {
+    return await use(learner, backbone);
+  } finally {
+    learner.dispose();
+    await onnx.runner?.close();
+    backbone.full.dispose();
+  }
+}
+
+/** The opening every training job shares: a dataset that can be trained and the backend that will do it. */
+async function trainableDataset(deps: TrainingDeps, datasetId: number): Promise<{ dataset: Dataset; items: DatasetItem[]; status: BackendStatus }> {
+  const dataset = deps.store.getDatasetById(datasetId);
+  const items = datasetItems(deps, datasetId);
+  checkTrainable(items);
+  return { dataset, items, status: await initBackend() };
 }
 
 /** Turns engine events into protocol updates, thinning the per-batch ones. */
@@ -216,89 +257,81 @@ export async function runTraining(
   options: TrainOptions,
   send: (update: TrainUpdate) => void,
 ): Promise<TrainingReport> {
-  const dataset = deps.store.getDatasetById(datasetId);
-  const items = datasetItems(deps, datasetId);
-  checkTrainable(items);
-  const status = await initBackend();
+  const { dataset, items, status } = await trainableDataset(deps, datasetId);
   const stage2 = options.stage2 === 'on' || (options.stage2 === 'auto' && status.canTrainBody);
   if (options.stage2 === 'on' && !status.canTrainBody) {
     throw new DaemonError('invalid_params', `stage 2 needs a backend that can train the body; ${status.reason}`);
   }
   ctx.progress.total = options.stage1Epochs + (stage2 ? options.stage2Epochs : 0);
   ctx.report();
-  const backbone = await backboneFor(deps, ctx.signal);
-  const onnx = await onnxBody(backbone);
-  send({ type: 'phase', phase: 'start', message: `backend ${status.backend}: ${status.reason}; ${onnx.note}` });
-  const learner = new Learner({
-    backbone,
-    items,
-    seed: dataset.splitSeed,
-    augmentDraws: options.augmentDraws,
-    batchSize: options.batchSize,
-    featureCache: deps.featureCache,
-    ...(onnx.runner ? { bodyPool: onnx.runner } : {}),
-  });
-  const relay = new UpdateRelay(ctx, send);
-  const header = {
-    jobId: ctx.jobId,
-    dataset: dataset.name,
-    createdAt: new Date().toISOString(),
-    backend: status.backend,
-    backbone: backbone.spec.id,
-    classes: learner.classes.slice(),
-    trainImages: items.filter((i) => i.split === 'train').length,
-    validImages: items.filter((i) => i.split === 'valid').length,
-  };
-  const live = new LiveReport(
-    { ...header, stages: [], lrFind: null, stage2Skipped: null, final: null },
-    (stage) => (stage === 'stage-2' ? options.stage2Epochs : options.stage1Epochs),
+  return withLearner(
+    deps,
+    ctx.signal,
+    (onnxNote) => {
+      send({ type: 'phase', phase: 'start', message: `backend ${status.backend}: ${status.reason}; ${onnxNote}` });
+      return { items, seed: dataset.splitSeed, augmentDraws: options.augmentDraws, batchSize: options.batchSize };
+    },
+    async (learner, backbone) => {
+      const relay = new UpdateRelay(ctx, send);
+      const header = {
+        jobId: ctx.jobId,
+        dataset: dataset.name,
+        createdAt: new Date().toISOString(),
+        backend: status.backend,
+        backbone: backbone.spec.id,
+        classes: learner.classes.slice(),
+        trainImages: items.filter((i) => i.split === 'train').length,
+        validImages: items.filter((i) => i.split === 'valid').length,
+      };
+      const live = new LiveReport(
+        { ...header, stages: [], lrFind: null, stage2Skipped: null, final: null },
+        (stage) => (stage === 'stage-2' ? options.stage2Epochs : options.stage1Epochs),
+      );
+      deps.liveReports.set(ctx.jobId, live.report);
+      const stageDir = join(deps.dataDir, 'models', `dataset-${datasetId}`, `job-${ctx.jobId}`);
+      try {
+        const lesson = await runLessonSchedule(learner, {
+          stageDir,
+          canTrainBody: status.canTrainBody,
+          ...(stage2 ? {} : { skipStage2: options.stage2 === 'off' ? 'stage 2 was switched off for this training' : `stage 2 needs a backend that can train the body: ${status.reason}` }),
+          stage1Epochs: options.stage1Epochs,
+          stage1Lr: options.stage1Lr,
+          stage2Epochs: options.stage2Epochs,
+          lrFindIterations: options.lrFindIterations,
+          signal: ctx.signal,
+          onEvent: (event) => {
+            relay.onEvent(event);
+            live.record(relay.stage, event);
+          },
+        });
+        const stages = [stageReport('stage-1', options.stage1Epochs, options.stage1Lr, lesson.stage1)];
+        if (lesson.stage2 && lesson.stage2Lrs) stages.push(stageReport('stage-2', options.stage2Epochs, lesson.stage2Lrs, lesson.stage2));
+        const last = stages.at(-1)!.rows.at(-1);
+        const final: Metrics | null = last ? { errorRate: last.errorRate, validLoss: last.validLoss, accuracy: last.accuracy } : null;
+        const report: TrainingReport = {
+          ...header,
+          createdAt: new Date().toISOString(),
+          stages,
+          lrFind: lesson.lrFind ? curve(lesson.lrFind, true) : null,
+          stage2Skipped: lesson.stage2Skipped,
+          final,
+        };
+        deps.store.setJobResult(ctx.jobId, report);
+        const model = deps.store.addModel({
+          datasetId,
+          jobId: ctx.jobId,
+          path: relative(deps.dataDir, lesson.stage2Path ?? lesson.stage1Path),
+          backbone: backbone.spec.id,
+          classes: learner.classes.slice(),
+          metrics: final,
+        });
+        deps.onModel(dataset.name, model.id);
+        return report;
+      } finally {
+        deps.liveReports.delete(ctx.jobId);
+      }
+    },
   );
-  deps.liveReports.set(ctx.jobId, live.report);
-  const stageDir = join(deps.dataDir, 'models', `dataset-${datasetId}`, `job-${ctx.jobId}`);
-  try {
-    const lesson = await runLessonSchedule(learner, {
-      stageDir,
-      canTrainBody: status.canTrainBody,
-      ...(stage2 ? {} : { skipStage2: options.stage2 === 'off' ? 'stage 2 was switched off for this training' : `stage 2 needs a backend that can train the body: ${status.reason}` }),
-      stage1Epochs: options.stage1Epochs,
-      stage1Lr: options.stage1Lr,
-      stage2Epochs: options.stage2Epochs,
-      lrFindIterations: options.lrFindIterations,
-      signal: ctx.signal,
-      onEvent: (event) => {
-        relay.onEvent(event);
-        live.record(relay.stage, event);
-      },
-    });
-    const stages = [stageReport('stage-1', options.stage1Epochs, options.stage1Lr, lesson.stage1)];
-    if (lesson.stage2 && lesson.stage2Lrs) stages.push(stageReport('stage-2', options.stage2Epochs, lesson.stage2Lrs, lesson.stage2));
-    const last = stages.at(-1)!.rows.at(-1);
-    const final = last ? { errorRate: last.errorRate, validLoss: last.validLoss, accuracy: last.accuracy } : null;
-    const report: TrainingReport = {
-      ...header,
-      createdAt: new Date().toISOString(),
-      stages,
-      lrFind: lesson.lrFind ? curve(lesson.lrFind, true) : null,
-      stage2Skipped: lesson.stage2Skipped,
-      final,
-    };
-    deps.store.setJobResult(ctx.jobId, report);
-    const model = deps.store.addModel({
-      datasetId,
-      jobId: ctx.jobId,
-      path: relative(deps.dataDir, lesson.stage2Path ?? lesson.stage1Path),
-      backbone: backbone.spec.id,
-      classes: learner.classes.slice(),
-      metrics: final,
-    });
-    deps.onModel(dataset.name, model.id);
-    return report;
-  } finally {
-    deps.liveReports.delete(ctx.jobId);
-    learner.dispose();
-    await onnx.runner?.close();
-    backbone.full.dispose();
-  }
 }
 
 export async function runLrFind(
@@ -308,46 +341,44 @@ export async function runLrFind(
   params: { unfrozen: boolean; iterations: number },
   send: (update: TrainUpdate) => void,
 ): Promise<LrFindCurve> {
-  const dataset = deps.store.getDatasetById(datasetId);
-  const items = datasetItems(deps, datasetId);
-  checkTrainable(items);
-  const status = await initBackend();
+  const { dataset, items, status } = await trainableDataset(deps, datasetId);
   if (params.unfrozen && !status.canTrainBody) {
     throw new DaemonError('invalid_params', `an unfrozen LR finder needs a backend that can train the body; ${status.reason}`);
   }
   ctx.progress.total = params.iterations;
-  const backbone = await backboneFor(deps, ctx.signal);
-  const model = deps.store.latestModel(datasetId);
-  const classes = model?.classes ?? [...new Set(items.map((i) => i.label))].sort();
-  const usable = items.filter((i) => classes.includes(i.label));
-  const onnx = await onnxBody(backbone);
-  const learner = new Learner({ backbone, items: usable, classes, seed: dataset.splitSeed, featureCache: deps.featureCache, ...(onnx.runner ? { bodyPool: onnx.runner } : {}) });
-  const relay = new UpdateRelay(ctx, send);
-  try {
-    if (model) {
-      // Like the lesson: the finder runs from the trained model (stage 1), not from scratch.
-      await loadRecordedModel(learner, deps.dataDir, model);
-      send({ type: 'phase', phase: 'load', message: `loaded ${model.path}` });
-    }
-    if (params.unfrozen) learner.unfreeze();
-    else learner.freeze();
-    const found = await learner.lrFind({
-      iterations: params.iterations,
-      signal: ctx.signal,
-      onEvent: (event) => {
-        if (event.type === 'lr-find') {
-          ctx.progress.done = event.iteration + 1;
-          ctx.report();
-        }
-        relay.onEvent(event);
-      },
-    });
-    const result = curve(found, params.unfrozen);
-    deps.store.setJobResult(ctx.jobId, { lrFind: result });
-    return result;
-  } finally {
-    learner.dispose();
-    await onnx.runner?.close();
-    backbone.full.dispose();
-  }
+  let model: ModelRecord | undefined;
+  return withLearner(
+    deps,
+    ctx.signal,
+    () => {
+      // Read late: a training that finished while the backbone loaded is the one to sweep from.
+      model = deps.store.latestModel(datasetId);
+      const classes = model?.classes ?? [...new Set(items.map((i) => i.label))].sort();
+      return { items: items.filter((i) => classes.includes(i.label)), classes, seed: dataset.splitSeed };
+    },
+    async (learner) => {
+      const relay = new UpdateRelay(ctx, send);
+      if (model) {
+        // Like the lesson: the finder runs from the trained model (stage 1), not from scratch.
+        await loadRecordedModel(learner, deps.dataDir, model);
+        send({ type: 'phase', phase: 'load', message: `loaded ${model.path}` });
+      }
+      if (params.unfrozen) learner.unfreeze();
+      else learner.freeze();
+      const found = await learner.lrFind({
+        iterations: params.iterations,
+        signal: ctx.signal,
+        onEvent: (event) => {
+          if (event.type === 'lr-find') {
+            ctx.progress.done = event.iteration + 1;
+            ctx.report();
+          }
+          relay.onEvent(event);
+        },
+      });
+      const result = curve(found, params.unfrozen);
+      deps.store.setJobResult(ctx.jobId, { lrFind: result });
+      return result;
+    },
+  );
 }

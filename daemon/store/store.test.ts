@@ -70,6 +70,25 @@ describe('Store', () => {
     expect(store.listImages(datasetId, { status: ['ok'] }).total).toBe(1);
   });
 
+  it('counts every match as the total, whether or not the listing is paged', () => {
+    const { store, datasetId } = seeded();
+    expect(store.listImages(datasetId).total).toBe(3);
+    expect(store.listImages(datasetId, { className: 'teddys' }).total).toBe(2);
+    expect(store.listImages(datasetId, { limit: 1 })).toMatchObject({ total: 3, images: [expect.anything()] });
+    expect(store.listImages(datasetId, { offset: 2 })).toMatchObject({ total: 3, images: [expect.anything()] });
+  });
+
+  it('restores only trashed images of the dataset, to what they were before', () => {
+    const { store, datasetId, ids } = seeded();
+    store.markFailed(ids[2]!, 'http_status', 'HTTP 404');
+    store.trashImages(datasetId, [ids[1]!, ids[2]!]);
+    const other = store.createDataset('other').dataset.id;
+    expect(store.restoreImages(other, [ids[1]!])).toBe(0);
+    expect(store.restoreImages(datasetId, [ids[0]!, ids[1]!, ids[2]!, 9999])).toBe(2);
+    expect(store.getImage(ids[1]!)!.status).toBe('pending');
+    expect(store.getImage(ids[2]!)).toMatchObject({ status: 'failed', failureReason: 'http_status' });
+  });
+
   it('marks jobs that were running at a crash as interrupted', () => {
     const { store, datasetId } = seeded();
     const job = store.createJob(datasetId, 'download', {});

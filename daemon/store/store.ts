@@ -12,6 +12,7 @@ import type {
   JobKind,
   JobProgress,
   JobState,
+  Metrics,
   Split,
   Image,
 } from '../../shared/protocol.ts';
@@ -340,16 +341,16 @@ export class Store {
       args.push(filter.split);
     }
     const clause = where.join(' AND ');
-    const total = (
-      this.db.prepare(`SELECT COUNT(*) AS n FROM images JOIN classes ON classes.id = images.class_id WHERE ${clause}`).get(...args) as {
-        n: number;
-      }
-    ).n;
     const limit = filter.limit ?? -1;
     const offset = filter.offset ?? 0;
     const rows = this.db
       .prepare(`${IMAGE_SELECT} WHERE ${clause} ORDER BY images.id LIMIT ? OFFSET ?`)
       .all(...args, limit, offset) as ImageRow[];
+    // Services list whole datasets often (stats, training, interpretation): unpaged, the rows are the count.
+    const paged = filter.limit !== undefined || offset !== 0;
+    const total = paged
+      ? (this.db.prepare(`SELECT COUNT(*) AS n FROM images JOIN classes ON classes.id = images.class_id WHERE ${clause}`).get(...args) as { n: number }).n
+      : rows.length;
     return { images: rows.map(toImage), total };
   }
 
@@ -394,9 +395,7 @@ export class Store {
       const image = this.getImage(imageId);
       if (!image) throw new NotFoundError(`no image ${imageId}`);
       const dataset = this.getDatasetById(image.datasetId);
-      const twin = this.db
-        .prepare(`SELECT id FROM images WHERE dataset_id = ? AND sha256 = ? AND status = 'ok' AND id != ?`)
-        .get(image.datasetId, accepted.sha256, imageId) as { id: number } | undefined;
+      const twin = this.findTwin(image.datasetId, accepted.sha256, imageId);
       const t = now();
       if (twin) {
         this.db
@@ -416,6 +415,13 @@ export class Store {
         .run(accepted.sha256, accepted.phash, accepted.width, accepted.height, accepted.bytes, accepted.file, split, t, imageId);
       return { status: 'ok', split };
     })();
+  }
+
+  /** Another usable image of the dataset with these bytes: only one copy of a picture may be usable. */
+  private findTwin(datasetId: number, sha256: string, exceptId: number): { id: number } | undefined {
+    return this.db
+      .prepare(`SELECT id FROM images WHERE dataset_id = ? AND sha256 = ? AND status = 'ok' AND id != ?`)
+      .get(datasetId, sha256, exceptId) as { id: number } | undefined;
   }
 
   private logClean(datasetId: number, action: CleanAction, ids: number[]): void {
@@ -487,16 +493,13 @@ export class Store {
     return this.db.transaction(() => {
       let n = 0;
       for (const id of ids) {
-        const image = this.getImage(id);
-        if (!image || image.datasetId !== datasetId || image.status !== 'trashed') continue;
-        const row = this.db.prepare('SELECT trashed_from FROM images WHERE id = ?').get(id) as { trashed_from: ImageStatus | null };
+        // trashed_from says what to restore to, and the image view leaves it out: read the row itself.
+        const row = this.db.prepare('SELECT dataset_id, status, sha256, trashed_from FROM images WHERE id = ?').get(id) as
+          | Pick<ImageRow, 'dataset_id' | 'status' | 'sha256' | 'trashed_from'>
+          | undefined;
+        if (!row || row.dataset_id !== datasetId || row.status !== 'trashed') continue;
         let status: ImageStatus = row.trashed_from ?? 'ok';
-        if (status === 'ok' && image.sha256) {
-          const twin = this.db
-            .prepare(`SELECT id FROM images WHERE dataset_id = ? AND sha256 = ? AND status = 'ok' AND id != ?`)
-            .get(datasetId, image.sha256, id) as { id: number } | undefined;
-          if (twin) status = 'duplicate';
-        }
+        if (status === 'ok' && row.sha256 && this.findTwin(datasetId, row.sha256, id)) status = 'duplicate';
         const clearsFailure = status === 'ok' || status === 'pending';
         this.db
           .prepare(
@@ -694,7 +697,7 @@ export interface ModelRecord {
   path: string;
   backbone: string;
   classes: string[];
-  metrics: { errorRate: number; validLoss: number; accuracy: number } | null;
+  metrics: Metrics | null;
   createdAt: string;
 }
 
