@@ -33,13 +33,14 @@ export async function exportModel(
   const dataset = store.getDatasetById(datasetId);
   const counts = store.classCounts(datasetId);
   let classes: string[];
-  try {
-    const metadata = await readExportMetadata(source);
-    // Already an export (an imported model): hand it on as it is.
+  // Only the question "is it already an export?" may fail quietly: a failed copy must be reported, not retried as a stage.
+  const exported = await readExportMetadata(source).catch(() => undefined);
+  if (exported) {
+    // An imported model: hand it on as it is.
     await rm(target, { recursive: true, force: true });
     await cp(source, target, { recursive: true });
-    classes = metadata.classes;
-  } catch {
+    classes = exported.classes;
+  } else {
     const metadata = await exportStage(source, target, {
       dataset: dataset.name,
       trainImages: counts.reduce((n, c) => n + c.train, 0),
