@@ -10,7 +10,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, 'bench');
 const [name, ...args] = process.argv.slice(2);
 const available = readdirSync(benchDir)
-  .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+  // util.ts holds what the benches share; it is not a bench.
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && f !== 'util.ts')
   .map((f) => f.replace(/\.ts$/, ''));
 
 if (!name || !available.includes(name)) {

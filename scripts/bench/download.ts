@@ -4,9 +4,10 @@
  * Last line: {"bench":"download","images":N,"images_per_s":X,"peak_rss_mb":Y}
  */
 import sharp from 'sharp';
-import { removeTempDirs, startDaemonProcess, tempDataDir, waitFor } from '../../tests/helpers/daemonProcess.ts';
+import { removeTempDirs, startDaemonProcess, tempDataDir, waitForJob } from '../../tests/helpers/daemonProcess.ts';
 import { serveBytes, startImageServer } from '../../tests/helpers/imageServer.ts';
 import { peakResidentMb } from '../../tests/helpers/processMemory.ts';
+import { numberArg } from './util.ts';
 
 async function makeImage(seed: number): Promise<Buffer> {
   const side = 200 + ((seed * 7919) % 1801);
@@ -23,7 +24,7 @@ async function makeImage(seed: number): Promise<Buffer> {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const count = Number(args[args.indexOf('--images') + 1]) || 500;
+  const count = numberArg(args, 'images', 500);
   console.error(`generating ${count} images…`);
   const images: Buffer[] = [];
   for (let i = 0; i < count; i++) images.push(await makeImage(i + 1));
@@ -38,15 +39,11 @@ export async function main(args: string[]): Promise<void> {
     }
     const started = performance.now();
     const { job } = await client.request('job.download', { dataset: 'bench' });
-    const done = await waitFor(
-      () => client.request('job.get', { jobId: job.id }),
-      (r) => r.job.state !== 'running' && r.job.state !== 'queued',
-      600_000,
-    );
+    const done = await waitForJob(client, job.id, 600_000);
     const seconds = (performance.now() - started) / 1000;
-    const ok = done.job.progress.ok;
+    const ok = done.progress.ok;
     const rss = peakResidentMb(daemon.child.pid!);
-    console.error(`download: ${done.job.state}, ${ok}/${count} ok in ${seconds.toFixed(1)} s`);
+    console.error(`download: ${done.state}, ${ok}/${count} ok in ${seconds.toFixed(1)} s`);
     console.log(JSON.stringify({ bench: 'download', images: ok, images_per_s: Number((ok / seconds).toFixed(1)), peak_rss_mb: rss }));
   } finally {
     client.close();

@@ -9,8 +9,8 @@
  * and the forward pass alone. C / cores is the least wall time per image any overlap of the
  * stages could reach, so C / (cores · Z) bounds overhead_ratio from below on this machine.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildConfig } from '../../daemon/config.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
@@ -19,14 +19,12 @@ import { loadLayersModelFromDir } from '../../daemon/engine/model-io.ts';
 import { ONNX_MODEL_FILE, OnnxPredictor } from '../../daemon/engine/onnx/predictor.ts';
 import { connectClient, removeTempDirs, tempDataDir } from '../../tests/helpers/daemonProcess.ts';
 import { generatedJpeg } from '../../tests/helpers/images.ts';
+import { benchModelDir, MOBILENET_FOLDER, round } from './util.ts';
 
-const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 const cpuMs = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1000;
 
 export async function main(): Promise<void> {
-  const repo = resolve(import.meta.dirname, '..', '..');
-  const shared = resolve(repo, '..', 'shared', 'models', 'mobilenet_v1_0.75_224');
-  const modelDir = process.env.TEDDY_MODEL_DIR ?? (existsSync(shared) ? shared : undefined);
+  const modelDir = benchModelDir(MOBILENET_FOLDER);
   const status = await initBackend();
   const images = await Promise.all(Array.from({ length: 48 }, (_, i) => generatedJpeg(i + 1, 320, 240)));
 

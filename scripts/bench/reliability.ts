@@ -9,15 +9,11 @@ import { runFaultTrials } from '../../tests/helpers/faults.ts';
 import { fuzzDaemon } from '../../tests/helpers/fuzz.ts';
 import { runLoad } from '../../tests/helpers/load.ts';
 import { peakResidentMb } from '../../tests/helpers/processMemory.ts';
-
-function arg(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
+import { numberArg } from './util.ts';
 
 export async function main(args: string[]): Promise<void> {
-  const messages = arg(args, 'messages', 20_000);
-  const faults = arg(args, 'faults', 30);
+  const messages = numberArg(args, 'messages', 20_000);
+  const faults = numberArg(args, 'faults', 30);
   try {
     const daemon = await startDaemonProcess(tempDataDir('teddy-bench-fuzz-'));
     const fuzz = await fuzzDaemon(daemon.port, daemon.token, messages, 11);

@@ -13,41 +13,24 @@
  * Last line: {"bench":"train-step","backend":"wasm","batch":16,"forward_ms":F,"step_ms":S,
  * "step_to_forward_ratio":S/F,"cpu_step_ms":C}
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../../daemon/engine/kernels/index.ts';
+import { loadLayersModelFromDir } from '../../daemon/engine/model-io.ts';
+import { benchModelDir, MOBILENET_FOLDER, numberArg, round, SHARED_MODELS } from './util.ts';
 
 const BATCH = 16;
 const SIZE = 224;
 const CLASSES = 3;
 
-function modelDir(): string {
-  if (process.env.TEDDY_MODEL_DIR) return process.env.TEDDY_MODEL_DIR;
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return resolve(root, '..', 'shared', 'models', 'mobilenet_v1_0.75_224');
-}
-
-interface ModelJson {
-  modelTopology: object;
-  weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
-}
-
-async function loadBody(dir: string): Promise<tf.LayersModel> {
+async function loadBody(): Promise<tf.LayersModel> {
+  // Named even when absent, so the error says where the model was looked for.
+  const dir = benchModelDir(MOBILENET_FOLDER) ?? join(SHARED_MODELS, MOBILENET_FOLDER);
   const file = join(dir, 'model.json');
   if (!existsSync(file)) throw new Error(`no model at ${file} (set TEDDY_MODEL_DIR)`);
-  const mj = JSON.parse(readFileSync(file, 'utf8')) as ModelJson;
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const parts: Buffer[] = [];
-  for (const group of mj.weightsManifest) {
-    for (const p of group.paths) parts.push(readFileSync(join(dir, p)));
-    specs.push(...group.weights);
-  }
-  const all = Buffer.concat(parts);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
-  const base = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: specs, weightData }));
+  const base = await loadLayersModelFromDir(dir);
   const features = base.getLayer('conv_pw_13_relu').output as tf.SymbolicTensor;
   const pooled = tf.layers.globalAveragePooling2d({}).apply(features) as tf.SymbolicTensor;
   const logits = tf.layers.dense({ units: CLASSES }).apply(pooled) as tf.SymbolicTensor;
@@ -97,15 +80,14 @@ async function profileStep(step: () => void): Promise<void> {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const runsArg = args.indexOf('--runs');
-  const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 5;
+  const runs = numberArg(args, 'runs', 5);
   const withCpu = !args.includes('--no-cpu');
   const trainingBN = args.includes('--train-bn');
 
   await tf.setBackend('wasm');
   await tf.ready();
   registerWasmTrainingKernels();
-  const model = await loadBody(modelDir());
+  const model = await loadBody();
   const x = tf.randomUniform([BATCH, SIZE, SIZE, 3], -1, 1, 'float32', 1);
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, CLASSES, 'int32', 2), CLASSES).toFloat();
 
@@ -134,14 +116,13 @@ export async function main(args: string[]): Promise<void> {
     console.log(`cpu step: ${cpuStepMs.toFixed(0)} ms`);
   }
 
-  const round = (v: number) => Math.round(v * 10) / 10;
   console.log(JSON.stringify({
     bench: 'train-step',
     backend: 'wasm',
     batch: BATCH,
-    forward_ms: round(forwardMs),
-    step_ms: round(stepMs),
-    step_to_forward_ratio: Math.round((stepMs / forwardMs) * 100) / 100,
-    cpu_step_ms: cpuStepMs == null ? null : round(cpuStepMs),
+    forward_ms: round(forwardMs, 1),
+    step_ms: round(stepMs, 1),
+    step_to_forward_ratio: round(stepMs / forwardMs),
+    cpu_step_ms: cpuStepMs == null ? null : round(cpuStepMs, 1),
   }));
 }

@@ -14,12 +14,10 @@
  *   "stage1_error_rate":E1,"stage2_error_rate":E2|null,"stage1_seconds":S1,
  *   "refit_seconds":S2,"body_images_per_s":F,"body_runtime":"onnxruntime"|"tfjs","peak_rss_mb":R}
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, resolve } from 'node:path';
 import { validationSplit } from '../../daemon/store/split.ts';
 import { initBackend } from '../../daemon/engine/backend.ts';
 import { DEFAULT_BACKBONE_ID, loadBackbone } from '../../daemon/engine/backbones.ts';
@@ -29,13 +27,9 @@ import { FeatureCache } from '../../daemon/engine/feature-cache.ts';
 import { Learner, type DatasetItem, type EngineEvent } from '../../daemon/engine/learner.ts';
 import { formatEpochTable } from '../../daemon/engine/recorder.ts';
 import { saveStage } from '../../daemon/engine/stages.ts';
+import { arg, benchModelDir, REPO_ROOT, round } from './util.ts';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff', '.avif']);
-
-function arg(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : fallback;
-}
 
 async function folderDataset(dir: string, seed: number, validPct: number): Promise<DatasetItem[]> {
   const items: DatasetItem[] = [];
@@ -69,10 +63,7 @@ export async function main(args: string[]): Promise<void> {
 
   const status = await initBackend();
   console.error(`backend: ${status.backend} (${status.reason})`);
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const shared = resolve(root, '..', 'shared', 'models');
-  const modelDir = process.env.TEDDY_MODEL_DIR ?? (existsSync(shared) ? shared : undefined);
-  const backbone = await loadBackbone(DEFAULT_BACKBONE_ID, { cacheDir: join(root, '.bench', 'models'), modelDir });
+  const backbone = await loadBackbone(DEFAULT_BACKBONE_ID, { cacheDir: join(REPO_ROOT, '.bench', 'models'), modelDir: benchModelDir() });
   const items = await folderDataset(data, seed, validPct);
   const train = items.filter((i) => i.split === 'train').length;
   const valid = items.length - train;
@@ -136,7 +127,6 @@ export async function main(args: string[]): Promise<void> {
     learner.dispose();
     clearInterval(sampler);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
     console.log(
       JSON.stringify({
         bench: 'train',
