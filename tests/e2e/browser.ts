@@ -67,3 +67,56 @@ export async function pairThroughOptions(ext: ExtensionBrowser, port: number, to
   await options.waitForSelector('#state[data-status="connected"]', { timeout: 60_000 });
   await options.close();
 }
+
+/** The collect panel's host element on a results page; its controls live in its shadow root. */
+export const PANEL = '#teddy-collect-panel';
+export const inPanel = (selector: string): string => `${PANEL} >>> ${selector}`;
+
+export interface PanelResult {
+  state: string | null;
+  found: number;
+  added: number;
+  error: string | null;
+  status: string | null;
+}
+
+/**
+ * Uses the collect panel on the open results page as a user would: picks the class (typing a
+ * new one, or choosing an existing one once the panel lists it), asks for `count` images and
+ * waits for the panel to settle. Returns what the panel shows; the caller judges it.
+ */
+export async function collectWithPanel(page: Page, { className, isNew, count }: { className: string; isNew: boolean; count: number }): Promise<PanelResult> {
+  await page.waitForSelector(inPanel('#class'), { timeout: 60_000 });
+  if (isNew) {
+    await page.select(inPanel('#class'), '\u0000new');
+    await page.type(inPanel('#new-class'), className);
+  } else {
+    // The panel fills its class list from the daemon after it appears.
+    await page.waitForFunction(
+      (sel, name) => [...(document.querySelector(sel)?.shadowRoot?.querySelectorAll('#class option') ?? [])].some((o) => o.textContent === name),
+      { timeout: 30_000 },
+      PANEL,
+      className,
+    );
+    await page.select(inPanel('#class'), className);
+  }
+  await page.$eval(inPanel('#count'), (el) => ((el as HTMLInputElement).value = ''));
+  await page.type(inPanel('#count'), String(count));
+  await page.click(inPanel('#collect'));
+  await page.waitForFunction(
+    (sel) => ['done', 'error'].includes(document.querySelector(sel)?.shadowRoot?.querySelector('.panel')?.getAttribute('data-state') ?? ''),
+    { timeout: 90_000 },
+    PANEL,
+  );
+  return page.$eval(PANEL, (host) => {
+    const root = host.shadowRoot!;
+    const el = root.querySelector('.panel')!;
+    return {
+      state: el.getAttribute('data-state'),
+      found: Number(el.getAttribute('data-found')),
+      added: Number(el.getAttribute('data-added')),
+      error: root.querySelector('#error')?.textContent ?? null,
+      status: root.querySelector('#status')?.textContent ?? null,
+    };
+  });
+}

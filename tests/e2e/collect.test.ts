@@ -4,18 +4,22 @@
  * DuckDuckGo with the collect panel → download from the popup → the daemon holds the
  * originals with their classes and source pages; the context-menu paths add images too.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TeddyClient } from '../../shared/client.ts';
 import type { Image } from '../../shared/protocol.ts';
 import { startDaemonProcess, tempDataDir, waitFor, type DaemonProcess } from '../helpers/daemonProcess.ts';
-import { ARTIFACTS_DIR, chromiumAvailable, launchWithExtension, pairThroughOptions, type ExtensionBrowser } from './browser.ts';
+import {
+  ARTIFACTS_DIR,
+  chromiumAvailable,
+  collectWithPanel,
+  launchWithExtension,
+  pairThroughOptions,
+  type ExtensionBrowser,
+  type PanelResult,
+} from './browser.ts';
 import { startFixtureServer, type FixtureServer } from './fixtureServer.ts';
-
-const PANEL = '#teddy-collect-panel';
-const inPanel = (selector: string) => `${PANEL} >>> ${selector}`;
 
 describe.skipIf(!chromiumAvailable)('collecting from search pages into the daemon', () => {
   let daemon: DaemonProcess;
@@ -24,7 +28,6 @@ describe.skipIf(!chromiumAvailable)('collecting from search pages into the daemo
   let client: TeddyClient;
 
   beforeAll(async () => {
-    mkdirSync(ARTIFACTS_DIR, { recursive: true });
     [daemon, ext, web] = await Promise.all([startDaemonProcess(tempDataDir()), launchWithExtension(), startFixtureServer()]);
     client = await daemon.client();
     await pairThroughOptions(ext, daemon.port, daemon.token);
@@ -40,27 +43,12 @@ describe.skipIf(!chromiumAvailable)('collecting from search pages into the daemo
     return (await client.request('images.list', { dataset: 'default', className, limit: 1000 })).images;
   }
 
-  /** Uses the panel on a results page: a new class, up to `count` images; returns the panel's final counts. */
-  async function collect(page: Page, className: string, count: number, screenshot?: string): Promise<{ found: number; added: number }> {
-    await page.waitForSelector(inPanel('#class'), { timeout: 60_000 });
-    await page.select(inPanel('#class'), '\u0000new');
-    await page.type(inPanel('#new-class'), className);
-    await page.$eval(inPanel('#count'), (el) => ((el as HTMLInputElement).value = ''));
-    await page.type(inPanel('#count'), String(count));
-    await page.click(inPanel('#collect'));
-    await page.waitForFunction(
-      (sel) => ['done', 'error'].includes(document.querySelector(sel)?.shadowRoot?.querySelector('.panel')?.getAttribute('data-state') ?? ''),
-      { timeout: 90_000 },
-      PANEL,
-    );
-    const panel = await page.$eval(PANEL, (host) => {
-      const el = host.shadowRoot!.querySelector('.panel')!;
-      const error = host.shadowRoot!.querySelector('#error')?.textContent ?? null;
-      return { state: el.getAttribute('data-state'), found: Number(el.getAttribute('data-found')), added: Number(el.getAttribute('data-added')), error };
-    });
+  /** Collects into a new class on a results page, screenshotting the settled panel. */
+  async function collect(page: Page, className: string, count: number, screenshot: string): Promise<PanelResult> {
+    const panel = await collectWithPanel(page, { className, isNew: true, count });
     expect(panel.error).toBeNull();
     expect(panel.state).toBe('done');
-    if (screenshot) await page.screenshot({ path: join(ARTIFACTS_DIR, screenshot) });
+    await page.screenshot({ path: join(ARTIFACTS_DIR, screenshot) });
     return panel;
   }
 
@@ -98,18 +86,9 @@ describe.skipIf(!chromiumAvailable)('collecting from search pages into the daemo
     // Collecting the same page again adds nothing: the daemon ignores known URLs.
     const again = await ext.browser.newPage();
     await again.goto(`${web.origin}/serp/bing/images/search?q=grizzly+bear`);
-    await again.waitForSelector(inPanel('#class'));
-    await again.waitForFunction(
-      (sel) => [...(document.querySelector(sel)?.shadowRoot?.querySelectorAll('#class option') ?? [])].some((o) => o.textContent === 'grizzly'),
-      {},
-      PANEL,
-    );
-    await again.select(inPanel('#class'), 'grizzly');
-    await again.$eval(inPanel('#count'), (el) => ((el as HTMLInputElement).value = ''));
-    await again.type(inPanel('#count'), '3');
-    await again.click(inPanel('#collect'));
-    await again.waitForFunction((sel) => document.querySelector(sel)?.shadowRoot?.querySelector('.panel')?.getAttribute('data-state') === 'done', {}, PANEL);
-    expect(await again.$eval(PANEL, (h) => h.shadowRoot!.querySelector('#status')!.textContent)).toMatch(/added 0, 3 already known/);
+    const repeat = await collectWithPanel(again, { className: 'grizzly', isNew: false, count: 3 });
+    expect(repeat.state).toBe('done');
+    expect(repeat.status).toMatch(/added 0, 3 already known/);
     await again.close();
     expect(await images('grizzly')).toHaveLength(7);
   });

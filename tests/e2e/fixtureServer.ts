@@ -10,10 +10,8 @@
  * real search results have, for the top losses to find.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
+import { listenLocal, type Route } from '../helpers/imageServer.ts';
 import { generatedJpeg } from '../helpers/images.ts';
 
 const FIXTURES = resolve(import.meta.dirname, '..', 'fixtures', 'serp');
@@ -49,8 +47,8 @@ export interface FixtureServer {
 }
 
 export async function startFixtureServer(options: FixtureServerOptions = {}): Promise<FixtureServer> {
+  // Known once listening; pages and fixtures are only rendered after that.
   let origin = '';
-  const hits = new Map<string, number>();
   const seeds = new Map<string, number>();
   let shape: Shape | null = null;
   const fixture = (path: string): string => {
@@ -62,9 +60,8 @@ export async function startFixtureServer(options: FixtureServerOptions = {}): Pr
     return existsSync(jpeg) ? { file: jpeg, type: 'image/jpeg' } : { file: resolve(options.shapesDir!, kind, `${kind}-${index}.png`), type: 'image/png' };
   };
 
-  const server = http.createServer((req, res) => {
+  const handler: Route = (req, res) => {
     const url = new URL(req.url ?? '/', origin);
-    hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
     if (options.shapesDir) {
       // Lazy-load requests carry the query in their own URL or in the results page's (the referrer).
       let referrerQuery: string | null = null;
@@ -133,20 +130,8 @@ export async function startFixtureServer(options: FixtureServerOptions = {}): Pr
 </body></html>`);
     }
     send(404, 'text/plain', 'not found');
-  });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    origin,
-    hits,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
   };
+  const server = await listenLocal(handler);
+  origin = server.origin;
+  return server;
 }

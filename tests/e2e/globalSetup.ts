@@ -5,10 +5,11 @@
  * pictures (disc / square / stripes) that the fixture image server hands out.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { ARTIFACTS_DIR } from './browser.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,11 +20,12 @@ declare module 'vitest' {
   }
 }
 
-export const TINY_BACKBONE = 'tiny-test';
 export const SHAPES_PER_CLASS = 40;
 
 export default async function setup(project: TestProject): Promise<() => void> {
   const root = resolve(import.meta.dirname, '..', '..');
+  // Once here rather than in each test file that takes screenshots.
+  mkdirSync(ARTIFACTS_DIR, { recursive: true });
   execFileSync(process.execPath, [resolve(root, 'node_modules/vite/bin/vite.js'), 'build', '--mode', 'e2e', '--logLevel', 'warn'], {
     cwd: root,
     stdio: 'inherit',

@@ -20,7 +20,6 @@ describe.skipIf(!chromiumAvailable)('pairing', () => {
     const badge = () => ext.worker.evaluate(() => chrome.action.getBadgeText({}));
     expect(await badge()).toBe('SET');
 
-    await options.type('#address', '', {});
     await options.$eval('#address', (el) => ((el as HTMLInputElement).value = ''));
     await options.type('#address', `127.0.0.1:${daemon.port}`);
     await options.type('#token', 'wrong-token-000000');

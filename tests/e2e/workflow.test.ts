@@ -8,18 +8,15 @@
  *
  * Screenshots of each popup view and of the overlaid page go to artifacts/.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TeddyClient } from '../../shared/client.ts';
-import { startDaemonProcess, tempDataDir, waitFor, type DaemonProcess } from '../helpers/daemonProcess.ts';
-import { ARTIFACTS_DIR, chromiumAvailable, launchWithExtension, pairThroughOptions, type ExtensionBrowser } from './browser.ts';
+import { startDaemonProcess, tempDataDir, waitFor, waitForJob, type DaemonProcess } from '../helpers/daemonProcess.ts';
+import { ARTIFACTS_DIR, chromiumAvailable, collectWithPanel, launchWithExtension, pairThroughOptions, type ExtensionBrowser } from './browser.ts';
 import { SHAPES, startFixtureServer, type FixtureServer } from './fixtureServer.ts';
-import { TINY_BACKBONE } from './globalSetup.ts';
+import { TINY_BACKBONE } from '../helpers/tinyBackbone.ts';
 
-const PANEL = '#teddy-collect-panel';
-const inPanel = (selector: string) => `${PANEL} >>> ${selector}`;
 const OVERLAY = '#teddy-prediction-overlay';
 const DATASET = 'default';
 
@@ -48,7 +45,6 @@ describe.skipIf(!chromiumAvailable)('the lesson-2 workflow from the browser', ()
   let popup: Page;
 
   beforeAll(async () => {
-    mkdirSync(ARTIFACTS_DIR, { recursive: true });
     [daemon, ext, web] = await Promise.all([
       startDaemonProcess(tempDataDir(), { TEDDY_MODEL_DIR: inject('tinyModelDir'), TEDDY_BACKBONE: TINY_BACKBONE }),
       launchWithExtension(),
@@ -73,31 +69,7 @@ describe.skipIf(!chromiumAvailable)('the lesson-2 workflow from the browser', ()
   }
 
   async function collect(page: Page, className: string, isNew: boolean, count: number): Promise<number> {
-    await page.waitForSelector(inPanel('#class'), { timeout: 60_000 });
-    if (isNew) {
-      await page.select(inPanel('#class'), '\u0000new');
-      await page.type(inPanel('#new-class'), className);
-    } else {
-      await page.waitForFunction(
-        (sel, name) => [...(document.querySelector(sel)?.shadowRoot?.querySelectorAll('#class option') ?? [])].some((o) => o.textContent === name),
-        { timeout: 30_000 },
-        PANEL,
-        className,
-      );
-      await page.select(inPanel('#class'), className);
-    }
-    await page.$eval(inPanel('#count'), (el) => ((el as HTMLInputElement).value = ''));
-    await page.type(inPanel('#count'), String(count));
-    await page.click(inPanel('#collect'));
-    await page.waitForFunction(
-      (sel) => ['done', 'error'].includes(document.querySelector(sel)?.shadowRoot?.querySelector('.panel')?.getAttribute('data-state') ?? ''),
-      { timeout: 90_000 },
-      PANEL,
-    );
-    const panel = await page.$eval(PANEL, (host) => {
-      const el = host.shadowRoot!.querySelector('.panel')!;
-      return { state: el.getAttribute('data-state'), added: Number(el.getAttribute('data-added')), error: host.shadowRoot!.querySelector('#error')?.textContent ?? null };
-    });
+    const panel = await collectWithPanel(page, { className, isNew, count });
     expect(panel.error).toBeNull();
     expect(panel.state).toBe('done');
     return panel.added;
@@ -329,7 +301,7 @@ describe.skipIf(!chromiumAvailable)('the lesson-2 workflow from the browser', ()
     );
     const shownBefore = (await badges()).length;
     const { job: retrain } = await client.request('train.start', { dataset: DATASET, options: { stage1Epochs: 1, stage2: 'off' } });
-    await waitFor(() => client.request('job.get', { jobId: retrain.id }), (r) => r.job.state === 'done', 120_000);
+    expect((await waitForJob(client, retrain.id, 120_000)).state).toBe('done');
     await timed('overlay refresh', () =>
       waitFor(() => page.evaluate((key) => (window as unknown as Record<string, Set<string>>)[key]!.size, rewritten), (n) => n >= 4, 30_000),
     );

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { TeddyClient, type SocketLike } from '../../shared/client.ts';
+import { PROTOCOL_VERSION, type Job } from '../../shared/protocol.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const TEDDY_BIN = join(REPO_ROOT, 'bin', 'teddy.js');
@@ -88,4 +89,35 @@ export async function waitFor<T>(fn: () => Promise<T>, ok: (value: T) => boolean
     last = await fn();
   }
   return last;
+}
+
+/**
+ * Polls a job until it has ended, whatever the outcome, and returns it; callers check the
+ * state. Size `timeoutMs` to the job: the default suits downloads of a few dozen images.
+ */
+export async function waitForJob(client: TeddyClient, jobId: number, timeoutMs = 60_000): Promise<Job> {
+  const { job } = await waitFor(
+    () => client.request('job.get', { jobId }),
+    (r) => r.job.state !== 'queued' && r.job.state !== 'running',
+    timeoutMs,
+  );
+  return job;
+}
+
+/** A raw socket to the daemon, to send what TeddyClient never would. Rejects on an HTTP refusal of the upgrade. */
+export function rawSocket(port: number, headers: Record<string, string> = {}): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { headers });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+}
+
+/** A raw socket past the hello with the right token; `hello` is the daemon's reply, for callers that check it. */
+export async function openAuthenticated(port: number, token: string): Promise<{ ws: WebSocket; hello: unknown }> {
+  const ws = await rawSocket(port);
+  const reply = new Promise<unknown>((resolve) => ws.once('message', (data) => resolve(JSON.parse(data.toString()))));
+  ws.send(JSON.stringify({ id: 'hello', type: 'hello', protocolVersion: PROTOCOL_VERSION, token }));
+  return { ws, hello: await reply };
 }

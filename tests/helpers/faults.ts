@@ -4,11 +4,11 @@
  * check, hold no half-written or unrecorded file, report no job as still running, and have
  * lost no image it had. Used by the faults test and by the reliability benchmark.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
-import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { mulberry32 } from '../../daemon/engine/rng.ts';
-import { startDaemonProcess, tempDataDir, type DaemonProcess } from './daemonProcess.ts';
+import { startDaemonProcess, tempDataDir, waitForJob, type DaemonProcess } from './daemonProcess.ts';
+import { filesUnder, integrityOf } from './files.ts';
 import { generatedJpeg } from './images.ts';
 import { serveBytes, startImageServer, type ImageServer } from './imageServer.ts';
 import { TINY_BACKBONE, writeTinyBackbone } from './tinyBackbone.ts';
@@ -34,18 +34,14 @@ export interface FaultReport {
   recordsLost: number;
 }
 
-function filesUnder(root: string, base: string): string[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => relative(base, join(e.parentPath, e.name)).split(sep).join('/'));
-}
-
 async function tinyBackboneDir(): Promise<string> {
   const modelDir = tempDataDir('teddy-fault-models-');
   await writeTinyBackbone(modelDir);
   return modelDir;
 }
+
+/** As long as the faults test allows in all: these waits only have to catch a hang, never a slow machine. */
+const DOWNLOAD_WAIT_MS = 600_000;
 
 export async function runFaultTrials(trialCount: number, seed = 1): Promise<FaultReport> {
   const random = mulberry32(seed);
@@ -67,7 +63,7 @@ export async function runFaultTrials(trialCount: number, seed = 1): Promise<Faul
     const seedUrls = Array.from({ length: 40 }, () => nextUrl++).map((i) => ({ url: server.url(`/${i}.jpg`), className: i % 2 ? 'a' : 'b' }));
     await client.request('urls.add', { dataset: 'd', items: seedUrls });
     const first = await client.request('job.download', { dataset: 'd' });
-    while (['queued', 'running'].includes((await client.request('job.get', { jobId: first.job.id })).job.state)) await new Promise((r) => setTimeout(r, 100));
+    await waitForJob(client, first.job.id, DOWNLOAD_WAIT_MS);
     client.close();
 
     for (let t = 0; t < trialCount; t++) {
@@ -113,9 +109,7 @@ export async function runFaultTrials(trialCount: number, seed = 1): Promise<Faul
       await new Promise((r) => setTimeout(r, delayMs));
       await daemon.kill();
 
-      const db = new Database(join(dataDir, 'teddy.db'));
-      const integrity = String(db.pragma('integrity_check', { simple: true }));
-      db.close();
+      const integrity = integrityOf(dataDir);
       daemon = await startDaemonProcess(dataDir, env);
       client = await daemon.client();
       const after = await client.request('images.list', { dataset: 'd', limit: 1000 });
@@ -138,11 +132,7 @@ export async function runFaultTrials(trialCount: number, seed = 1): Promise<Faul
     // Whatever the kills interrupted, a download now finishes the job.
     client = await daemon.client();
     const last = await client.request('job.download', { dataset: 'd' });
-    let state = last.job.state;
-    while (state === 'queued' || state === 'running') {
-      await new Promise((r) => setTimeout(r, 100));
-      state = (await client.request('job.get', { jobId: last.job.id })).job.state;
-    }
+    const { state } = await waitForJob(client, last.job.id, DOWNLOAD_WAIT_MS);
     const stats = await client.request('dataset.stats', { dataset: 'd' });
     client.close();
     const survived = trials.filter(

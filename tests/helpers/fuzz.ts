@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, REQUEST_TYPES } from '../../shared/protocol.ts';
+import { MAX_FRAME_BYTES, REQUEST_TYPES } from '../../shared/protocol.ts';
+import { openAuthenticated } from './daemonProcess.ts';
 
 /** Requests that name folders on the daemon's machine: exercised by their own tests, never with random paths. */
 const PATH_REQUESTS = new Set(['job.import', 'job.export', 'model.export', 'model.import', 'backbone.import']);
@@ -129,13 +130,8 @@ export async function fuzzDaemon(port: number, token: string, count: number, see
 }
 
 async function open(port: number, token: string): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  ws.send(JSON.stringify({ id: 'hello', type: 'hello', protocolVersion: PROTOCOL_VERSION, token }));
-  await new Promise<void>((resolve) => ws.once('message', () => resolve()));
+  const { ws } = await openAuthenticated(port, token);
+  // Fuzzed frames make the daemon drop the connection; that shows up as a reconnect, not a crash.
   ws.on('error', () => {});
   return ws;
 }

@@ -4,7 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDaemonProcess, tempDataDir, waitFor } from './daemonProcess.ts';
+import type { TeddyClient } from '../../shared/client.ts';
+import { startDaemonProcess, tempDataDir, waitForJob } from './daemonProcess.ts';
 import { generatedJpeg } from './images.ts';
 import { serveBytes, startImageServer } from './imageServer.ts';
 import { peakResidentMb } from './processMemory.ts';
@@ -23,6 +24,12 @@ export interface LoadReport {
   trainingState: string;
   /** The daemon process's peak resident memory over the whole run. */
   peakRssMb: number;
+}
+
+/** Phase 2 needs these jobs to have worked; a failure stops the run with its reason. */
+async function succeeded(client: TeddyClient, jobId: number, timeoutMs: number): Promise<void> {
+  const job = await waitForJob(client, jobId, timeoutMs);
+  if (job.state !== 'done') throw new Error(`job ${jobId} (${job.kind}) ended ${job.state}: ${job.error ?? 'no error given'}`);
 }
 
 export async function runLoad(options: { clients: number; urlsPerClient: number; predictions: number }): Promise<LoadReport> {
@@ -61,9 +68,9 @@ export async function runLoad(options: { clients: number; urlsPerClient: number;
     // Phase 2: a model to predict with, then a burst of overlay predictions during a training.
     await clients[0]!.request('dataset.create', { name: 'shapes' });
     const imported = await clients[0]!.request('job.import', { dataset: 'shapes', dir: images });
-    await waitFor(() => clients[0]!.request('job.get', { jobId: imported.job.id }), (r) => r.job.state === 'done');
+    await succeeded(clients[0]!, imported.job.id, 60_000);
     const first = await clients[0]!.request('train.start', { dataset: 'shapes', options: { stage1Epochs: 2, stage2: 'off', batchSize: 8, augmentDraws: 1 } });
-    await waitFor(() => clients[0]!.request('job.get', { jobId: first.job.id }), (r) => r.job.state === 'done', 120_000);
+    await succeeded(clients[0]!, first.job.id, 120_000);
     const training = await clients[0]!.request('train.start', { dataset: 'shapes', options: { stage1Epochs: 8, stage2: 'on', stage2Epochs: 2, batchSize: 8, augmentDraws: 2 } });
 
     let answered = 0;
@@ -90,11 +97,7 @@ export async function runLoad(options: { clients: number; urlsPerClient: number;
       }),
     );
     const predictSeconds = (performance.now() - started) / 1000;
-    const end = await waitFor(
-      () => clients[0]!.request('job.get', { jobId: training.job.id }),
-      (r) => r.job.state !== 'running' && r.job.state !== 'queued',
-      300_000,
-    );
+    const end = await waitForJob(clients[0]!, training.job.id, 300_000);
     const peak = peakResidentMb(daemon.child.pid!);
     for (const client of clients) client.close();
     return {
@@ -107,7 +110,7 @@ export async function runLoad(options: { clients: number; urlsPerClient: number;
       predictionErrors: errors,
       predictionsPerSecond: Math.round(answered / predictSeconds),
       busyRefusals: busy,
-      trainingState: end.job.state,
+      trainingState: end.state,
       peakRssMb: peak,
     };
   } finally {

@@ -5,17 +5,19 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { saveLayersModelToDir } from '../../daemon/engine/model-io.ts';
-import { buildTinyNetwork } from '../../daemon/engine/test-fixtures.ts';
 
+/** Browser tests import this name without wanting tfjs loaded: the engine modules are imported lazily below. */
 export const TINY_BACKBONE = 'tiny-test';
 
 export async function writeTinyBackbone(modelDir: string): Promise<void> {
+  const [{ saveLayersModelToDir }, { buildTinyNetwork, tinySpec }] = await Promise.all([
+    import('../../daemon/engine/model-io.ts'),
+    import('../../daemon/engine/test-fixtures.ts'),
+  ]);
   const network = buildTinyNetwork();
   await saveLayersModelToDir(network, join(modelDir, TINY_BACKBONE));
   network.dispose();
-  writeFileSync(
-    join(modelDir, TINY_BACKBONE, 'backbone.json'),
-    JSON.stringify({ cutLayer: 'cut', upperBodyStartLayer: 'c3', inputSize: 32, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } }),
-  );
+  // tinySpec's fields, so a daemon that registers it from this file trains what the engine tests train; id and url come from the folder.
+  const { cutLayer, upperBodyStartLayer, inputSize, normalization } = tinySpec(TINY_BACKBONE);
+  writeFileSync(join(modelDir, TINY_BACKBONE, 'backbone.json'), JSON.stringify({ cutLayer, upperBodyStartLayer, inputSize, normalization }));
 }

@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../shared/protocol.ts';
-import { startDaemonProcess, tempDataDir, waitFor, type DaemonProcess } from '../helpers/daemonProcess.ts';
+import { startDaemonProcess, tempDataDir, waitFor, waitForJob, type DaemonProcess } from '../helpers/daemonProcess.ts';
+import { filesUnder, integrityOf } from '../helpers/files.ts';
 import { generatedJpeg } from '../helpers/images.ts';
 import { serveBytes, startImageServer, type ImageServer } from '../helpers/imageServer.ts';
 
@@ -12,13 +13,7 @@ let server: ImageServer;
 let dataDir: string;
 let restarted: DaemonProcess | undefined;
 
-function storedFiles(): string[] {
-  const root = join(dataDir, 'images');
-  if (!existsSync(root)) return [];
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => relative(dataDir, join(e.parentPath, e.name)).split(sep).join('/'));
-}
+const storedFiles = (): string[] => filesUnder(join(dataDir, 'images'), dataDir);
 
 beforeAll(async () => {
   const images = await Promise.all(Array.from({ length: COUNT }, (_, i) => generatedJpeg(1000 + i, 200, 150)));
@@ -53,9 +48,7 @@ describe('a daemon killed with SIGKILL in the middle of a download', () => {
   });
 
   it('leaves a store that passes the integrity check', () => {
-    const db = new Database(join(dataDir, 'teddy.db'));
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    db.close();
+    expect(integrityOf(dataDir)).toBe('ok');
   });
 
   it('reports the job as interrupted after the restart, and leaves no orphan or temp file', async () => {
@@ -81,12 +74,9 @@ describe('a daemon killed with SIGKILL in the middle of a download', () => {
   it('finishes the rest with a new download, every image landing exactly once', async () => {
     const client = await restarted!.client();
     const { job } = await client.request('job.download', { dataset: 'bears' });
-    const done = await waitFor(
-      () => client.request('job.get', { jobId: job.id }),
-      (r) => r.job.state !== 'running' && r.job.state !== 'queued',
-    );
-    expect(done.job.state).toBe('done');
-    expect(done.job.progress.total).toBeLessThan(COUNT);
+    const done = await waitForJob(client, job.id);
+    expect(done.state).toBe('done');
+    expect(done.progress.total).toBeLessThan(COUNT);
     const stats = await client.request('dataset.stats', { dataset: 'bears' });
     expect(stats.byStatus).toEqual({ ok: COUNT });
     expect(storedFiles()).toHaveLength(COUNT);

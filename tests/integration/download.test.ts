@@ -1,4 +1,3 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import type { Image, Job } from '../../shared/protocol.ts';
 import { buildConfig } from '../../daemon/config.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { connectClient, startDaemonProcess, tempDataDir, type DaemonProcess } from '../helpers/daemonProcess.ts';
+import { filesUnder } from '../helpers/files.ts';
 import { generatedJpeg } from '../helpers/images.ts';
 import { serveBytes, startImageServer, type ImageServer } from '../helpers/imageServer.ts';
 
@@ -16,13 +16,6 @@ let daemon: DaemonProcess;
 let client: TeddyClient;
 let images: Map<string, Image>;
 let finished: Job;
-
-function listFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
 
 beforeAll(async () => {
   const good = await Promise.all(Array.from({ length: GOOD }, (_, i) => generatedJpeg(i + 1, 120 + i * 10, 90)));
@@ -163,9 +156,9 @@ describe('download job against good and hostile URLs', () => {
   });
 
   it('leaves exactly one file per good image and no half-written file', () => {
-    const stored = listFiles(join(daemon.dataDir, 'images'));
+    const stored = filesUnder(join(daemon.dataDir, 'images'));
     expect(stored).toHaveLength(GOOD);
-    expect(listFiles(join(daemon.dataDir, 'tmp'))).toEqual([]);
+    expect(filesUnder(join(daemon.dataDir, 'tmp'))).toEqual([]);
   });
 
   it('keeps serving after all of it', async () => {

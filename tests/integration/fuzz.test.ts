@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TeddyClient } from '../../shared/client.ts';
-import { startDaemonProcess, tempDataDir, type DaemonProcess } from '../helpers/daemonProcess.ts';
+import { openAuthenticated, startDaemonProcess, tempDataDir, type DaemonProcess } from '../helpers/daemonProcess.ts';
 import { deepNesting, fuzzDaemon } from '../helpers/fuzz.ts';
 import { residentMb } from '../helpers/processMemory.ts';
 
@@ -32,10 +32,7 @@ describe('protocol fuzzing against the running daemon', () => {
   });
 
   it('answers deeply nested JSON without a stack overflow', async () => {
-    const ws = new (await import('ws')).default(`ws://127.0.0.1:${daemon.port}/`);
-    await new Promise((r) => ws.once('open', r));
-    ws.send(JSON.stringify({ id: 'h', type: 'hello', protocolVersion: 1, token: daemon.token }));
-    await new Promise((r) => ws.once('message', r));
+    const { ws } = await openAuthenticated(daemon.port, daemon.token);
     ws.send(deepNesting(100_000));
     const reply = await new Promise<{ type: string }>((r) => ws.once('message', (d) => r(JSON.parse(d.toString()))));
     expect(['error', 'status.ok']).toContain(reply.type);

@@ -9,6 +9,8 @@ describe('the daemon under load', () => {
     const report = await runLoad({ clients: 4, urlsPerClient: LONG ? 10_000 : 2500, predictions: LONG ? 1000 : 300 });
     expect(report.urlsStored).toBe(report.urlsAdded);
     expect(report.predictionsAnswered + report.busyRefusals).toBe(report.predictions);
+    // Busy refusals are allowed, but a burst refused in full would not be answering predictions.
+    expect(report.predictionsAnswered).toBeGreaterThan(0);
     expect(report.predictionErrors).toBe(0);
     expect(report.trainingState).toBe('done');
     expect(report.peakRssMb).toBeLessThan(1500);

@@ -5,20 +5,13 @@ import WebSocket from 'ws';
 import { ProtocolError, type TeddyClient } from '../../shared/client.ts';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../shared/protocol.ts';
 import { EXTENSION_ORIGINS } from '../../daemon/config.ts';
-import { connectClient, startDaemonProcess, tempDataDir, type DaemonProcess } from '../helpers/daemonProcess.ts';
+import { connectClient, openAuthenticated, rawSocket, startDaemonProcess, tempDataDir, type DaemonProcess } from '../helpers/daemonProcess.ts';
 
 let daemon: DaemonProcess;
 let bystander: TeddyClient;
 
-/** A raw socket, to send what no well-behaved client would. */
-function rawSocket(headers: Record<string, string> = {}): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/`, { headers });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
-}
+/** A raw socket to this file's daemon, to send what no well-behaved client would. */
+const socket = (headers: Record<string, string> = {}): Promise<WebSocket> => rawSocket(daemon.port, headers);
 
 function nextFrame(ws: WebSocket): Promise<any> {
   return new Promise((resolve) => ws.once('message', (data) => resolve(JSON.parse(data.toString()))));
@@ -29,9 +22,8 @@ function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
 }
 
 async function authenticated(): Promise<WebSocket> {
-  const ws = await rawSocket();
-  ws.send(JSON.stringify({ id: 1, type: 'hello', protocolVersion: PROTOCOL_VERSION, token: daemon.token }));
-  expect(await nextFrame(ws)).toMatchObject({ id: 1, type: 'hello.ok' });
+  const { ws, hello } = await openAuthenticated(daemon.port, daemon.token);
+  expect(hello).toMatchObject({ id: 'hello', type: 'hello.ok' });
   return ws;
 }
 
@@ -51,7 +43,7 @@ describe('who may talk to the daemon', () => {
   });
 
   it('rejects a wrong token with a clear error and closes the connection', async () => {
-    const ws = await rawSocket();
+    const ws = await socket();
     const closing = closed(ws);
     ws.send(JSON.stringify({ id: 'h', type: 'hello', protocolVersion: PROTOCOL_VERSION, token: 'guess' }));
     const reply = await nextFrame(ws);
@@ -61,18 +53,18 @@ describe('who may talk to the daemon', () => {
   });
 
   it('answers nothing but "unauthorized" before the hello', async () => {
-    const ws = await rawSocket();
+    const ws = await socket();
     ws.send(JSON.stringify({ id: 2, type: 'dataset.list' }));
     expect(await nextFrame(ws)).toMatchObject({ id: 2, type: 'error', error: { code: 'unauthorized' } });
     ws.close();
   });
 
   it('refuses a web page origin at the handshake', async () => {
-    await expect(rawSocket({ origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    await expect(socket({ origin: 'https://evil.example' })).rejects.toThrow(/403/);
   });
 
   it('refuses a forged Host (DNS rebinding) at the handshake', async () => {
-    await expect(rawSocket({ host: 'attacker.example:80' })).rejects.toThrow(/403/);
+    await expect(socket({ host: 'attacker.example:80' })).rejects.toThrow(/403/);
   });
 
   it('accepts the extension origin with the token', async () => {
@@ -82,7 +74,7 @@ describe('who may talk to the daemon', () => {
   });
 
   it('refuses a client that speaks another protocol version', async () => {
-    const ws = await rawSocket();
+    const ws = await socket();
     ws.send(JSON.stringify({ id: 1, type: 'hello', protocolVersion: 99, token: daemon.token }));
     expect(await nextFrame(ws)).toMatchObject({ type: 'error', error: { code: 'version_mismatch' } });
   });
@@ -151,11 +143,11 @@ describe('bad frames get an error and never a crash', () => {
 describe('token guessing', () => {
   it('is refused for a minute after too many wrong tokens, even with the right one', async () => {
     for (let i = 0; i < 12; i++) {
-      const ws = await rawSocket();
+      const ws = await socket();
       ws.send(JSON.stringify({ id: i, type: 'hello', protocolVersion: PROTOCOL_VERSION, token: `guess-${i}` }));
       await nextFrame(ws);
     }
-    const ws = await rawSocket();
+    const ws = await socket();
     ws.send(JSON.stringify({ id: 'right', type: 'hello', protocolVersion: PROTOCOL_VERSION, token: daemon.token }));
     expect(await nextFrame(ws)).toMatchObject({ type: 'error', error: { code: 'busy' } });
     // Already-paired clients are not affected.

@@ -7,12 +7,12 @@ import type { Event, Job, TrainUpdate } from '../../shared/protocol.ts';
 import { buildConfig } from '../../daemon/config.ts';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon.ts';
 import { registerBackbone } from '../../daemon/engine/backbones.ts';
-import { saveLayersModelToDir } from '../../daemon/engine/model-io.ts';
-import { buildTinyNetwork, makeShapesDataset, tinySpec } from '../../daemon/engine/test-fixtures.ts';
+import { makeShapesDataset, tinySpec } from '../../daemon/engine/test-fixtures.ts';
 import { connectClient, tempDataDir } from '../helpers/daemonProcess.ts';
 import { generatedJpeg } from '../helpers/images.ts';
 import { serveBytes, startImageServer } from '../helpers/imageServer.ts';
 import { loadExportedWithPlainTfjs, predictWithPlainTfjs } from '../helpers/plainTfjs.ts';
+import { TINY_BACKBONE, writeTinyBackbone } from '../helpers/tinyBackbone.ts';
 
 let daemon: RunningDaemon;
 let client: TeddyClient;
@@ -29,16 +29,14 @@ async function finished(jobId: number): Promise<Job> {
 
 beforeAll(async () => {
   // A tiny backbone stands in for the ImageNet one, so this runs without ../shared or a network.
-  registerBackbone(tinySpec('tiny-test'));
+  registerBackbone(tinySpec(TINY_BACKBONE));
   const modelDir = tempDataDir('teddy-models-');
-  const network = buildTinyNetwork();
-  await saveLayersModelToDir(network, join(modelDir, 'tiny-test'));
-  network.dispose();
+  await writeTinyBackbone(modelDir);
   const shapes = tempDataDir('teddy-shapes-');
   await makeShapesDataset(shapes, 24, 40);
 
   const config = buildConfig({ dataDir: tempDataDir(), port: 0, allowPrivate: true });
-  config.engine = { backboneId: 'tiny-test', modelDir };
+  config.engine = { backboneId: TINY_BACKBONE, modelDir };
   // The daemon's minimum side is meant for web photos; these test shapes are 40 px.
   config.images.minSide = 16;
   daemon = await startDaemon(config);
@@ -60,8 +58,6 @@ afterAll(async () => {
 });
 
 describe('training over the protocol', () => {
-  let report: Awaited<ReturnType<TeddyClient['request']>> & { report: unknown };
-
   it('runs the lesson schedule as a job and streams its epochs', async () => {
     const { job } = await client.request('train.start', {
       dataset: 'shapes',
